@@ -1,0 +1,1 @@
+"""The ``learnledger`` command line: one module per command family, registered in ``main``."""
