@@ -16,6 +16,12 @@ from typing import Protocol, runtime_checkable
 SCORE_SCALE = 1_000_000
 """Scores go on-chain as int64 = metric * 1e6 (accuracy 0.9734 -> 973400)."""
 
+NO_SCORE = -(2**63)
+"""The score a voter sends for a proposal it could not score (bytes missing, corrupted, malformed).
+
+It is int64's minimum, so no real metric can collide with it; reports show it as "not scored".
+"""
+
 DEFAULT_THRESHOLD_BPS = 5000
 """Accepted iff approvals * 10000 >= thresholdBps * (memberCount - 1): Colearn's majority rule."""
 

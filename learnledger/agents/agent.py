@@ -1,0 +1,255 @@
+"""The agent: one research group's learner acting on the ledger, one step at a time.
+
+The agent is *level-triggered*: each ``step()`` looks at the ledger as it is now and does the one
+thing the rules ask of this member, if any (propose, vote, finalize). It keeps no state that the chain
+and the store do not also hold; its caches (the shared model's bytes, scores already computed) are
+rebuilt on demand, so an agent killed at any moment and started again simply catches up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from learnledger.ledger.api import (
+    NO_SCORE,
+    ContractRevert,
+    Ledger,
+    LedgerError,
+    Proposal,
+    RoundState,
+    SharedModel,
+    to_score,
+)
+from learnledger.store.api import StoreError, WeightStore
+
+log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class Scores:
+    """A model's metric on this learner's vote set and test set (higher or lower is better per spec)."""
+
+    vote: float
+    test: float
+
+
+class ScoringLearner(Protocol):
+    """What the agent needs from a learner (see ``learnledger.agents.learner.Learner``)."""
+
+    group: str
+
+    def train(self, start: bytes, round: int) -> bytes: ...
+
+    def score(self, weights: bytes) -> Scores: ...
+
+    def approves(self, candidate: Scores, current: Scores) -> bool: ...
+
+
+class Action(str, Enum):
+    """What one step did."""
+
+    PROPOSED = "proposed"
+    VOTED = "voted"
+    FINALIZED = "finalized"
+    WAITING = "waiting"
+    FINISHED = "finished"
+
+
+@dataclass
+class RoundLog:
+    """This agent's own account of a round, written as one JSON line when its part is done."""
+
+    round: int
+    group: str
+    role: str
+    approve: bool | None = None
+    vote_score: float | None = None
+    test_score: float | None = None
+    current_vote_score: float | None = None
+    reason: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v != ""}
+
+
+class Stopwatch:
+    """Collects named wall-time spans, for the per-round timing split."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, float] = {}
+
+    def time(self, name: str) -> "_Span":
+        return _Span(self, name)
+
+
+class _Span:
+    def __init__(self, watch: Stopwatch, name: str) -> None:
+        self.watch, self.name = watch, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        spent = time.perf_counter() - self.start
+        self.watch.spans[self.name] = self.watch.spans.get(self.name, 0.0) + spent
+
+
+class Agent:
+    """One member's learner, ledger handle and store, driven by ``step()``.
+
+    Args:
+        learner: trains and scores weights on this group's private data.
+        ledger: this member's handle on the experiment (it signs as the member).
+        store: where weights are put and fetched by CID.
+        initial_cid: the CID of the initial weights (emitted at deployment); round 0's model.
+        on_round_log: called with this agent's ``RoundLog`` whenever its part in a round is done.
+    """
+
+    def __init__(
+        self,
+        learner: ScoringLearner,
+        ledger: Ledger,
+        store: WeightStore,
+        initial_cid: str,
+        on_round_log: Callable[[RoundLog], None] | None = None,
+    ) -> None:
+        self.learner = learner
+        self.ledger = ledger
+        self.store = store
+        self.initial_cid = initial_cid
+        self.on_round_log = on_round_log or (lambda entry: None)
+        self._model: tuple[SharedModel, bytes] | None = None
+        self._scores: dict[bytes, Scores] = {}
+        self._logged: set[int] = set()
+
+    @property
+    def group(self) -> str:
+        return self.learner.group
+
+    # ------------------------------------------------------------------ the one entry point
+
+    def step(self) -> Action:
+        """Do the single next thing the rules ask of this member now, and say what it was."""
+        if self.ledger.is_finished():
+            return Action.FINISHED
+        round = self.ledger.current_round()
+        state = self.ledger.round_state(round)
+        me = self.ledger.account.lower()
+        if state.can_finalize:
+            return self._finalize(round, state)
+        proposer = self.ledger.proposer_of(round).lower()
+        if state is RoundState.PROPOSING and proposer == me:
+            return self._propose(round)
+        if state is RoundState.VOTING and proposer != me and not self.ledger.has_voted(round, me):
+            return self._vote(round)
+        return Action.WAITING
+
+    # ------------------------------------------------------------------ the three actions
+
+    def _propose(self, round: int) -> Action:
+        watch = Stopwatch()
+        shared, start = self.shared_model()
+        with watch.time("train"):
+            weights = self.learner.train(start, round)
+        digest = hashlib.sha256(weights).digest()
+        with watch.time("store"):
+            cid = self.store.put(weights)
+        with watch.time("chain"):
+            self.ledger.propose(round, digest, cid)
+        log.info("%s proposed round %d: %s (trained from round %d's model)",
+                 self.group, round, cid, shared.round)
+        self._emit(RoundLog(round, self.group, "proposer", timings=watch.spans))
+        return Action.PROPOSED
+
+    def _vote(self, round: int) -> Action:
+        watch = Stopwatch()
+        proposal = self.ledger.proposal(round)
+        if proposal is None:  # the event is not visible yet on this node; try next step
+            return Action.WAITING
+        shared, current_bytes = self.shared_model()
+        with watch.time("score"):
+            current = self._scores_of(shared.digest, current_bytes)
+        candidate, reason = self._score_proposal(proposal, watch)
+        approve = candidate is not None and self.learner.approves(candidate, current)
+        vote_score = to_score(candidate.vote) if candidate else NO_SCORE
+        test_score = to_score(candidate.test) if candidate else NO_SCORE
+        with watch.time("chain"):
+            self.ledger.vote(round, approve, vote_score, test_score)
+        if reason:
+            log.warning("%s votes no on round %d: %s", self.group, round, reason)
+        self._emit(RoundLog(
+            round, self.group, "voter", approve=approve,
+            vote_score=candidate.vote if candidate else None,
+            test_score=candidate.test if candidate else None,
+            current_vote_score=current.vote, reason=reason, timings=watch.spans,
+        ))
+        return Action.VOTED
+
+    def _finalize(self, round: int, state: RoundState) -> Action:
+        try:
+            self.ledger.finalize(round)
+        except ContractRevert as refusal:
+            # Another member finalized first: the round moved on, which is all we wanted.
+            if self.ledger.current_round() != round or self.ledger.is_finished():
+                return Action.WAITING
+            raise refusal
+        log.info("%s finalized round %d (%s)", self.group, round, state.name.lower())
+        return Action.FINALIZED
+
+    # ------------------------------------------------------------------ weights and scores
+
+    def shared_model(self) -> tuple[SharedModel, bytes]:
+        """The current shared model and its verified bytes (fetched once per change)."""
+        shared = self.ledger.current_model()
+        if self._model is not None and self._model[0] == shared:
+            return self._model
+        cid = self.initial_cid if shared.round == 0 else self._proposal_cid(shared.round)
+        data = self.store.get(cid)
+        actual = hashlib.sha256(data).digest()
+        if actual != shared.digest:
+            raise LedgerError(
+                f"the shared model of round {shared.round} (CID {cid}) has sha256 {actual.hex()} but "
+                f"the contract records {shared.digest.hex()}; the store serves wrong bytes for it: "
+                "restore the original weights file and add it to the store again"
+            )
+        self._model = (shared, data)
+        return self._model
+
+    def _proposal_cid(self, round: int) -> str:
+        proposal = self.ledger.proposal(round)
+        if proposal is None:
+            raise LedgerError(f"round {round} set the shared model but no proposal event was found")
+        return proposal.cid
+
+    def _scores_of(self, digest: bytes, weights: bytes) -> Scores:
+        if digest not in self._scores:
+            self._scores[digest] = self.learner.score(weights)
+        return self._scores[digest]
+
+    def _score_proposal(self, proposal: Proposal, watch: Stopwatch) -> tuple[Scores | None, str]:
+        """Fetch, verify and score a proposal; on any fault return no scores and the reason."""
+        try:
+            with watch.time("store"):
+                data = self.store.get(proposal.cid)
+        except StoreError as error:
+            return None, f"its weights could not be fetched: {error}"
+        actual = hashlib.sha256(data).digest()
+        if actual != proposal.digest:
+            return None, (f"CID {proposal.cid} gives bytes with sha256 {actual.hex()}, "
+                          f"not the proposed digest {proposal.digest.hex()}")
+        try:
+            with watch.time("score"):
+                return self._scores_of(proposal.digest, data), ""
+        except ValueError as error:  # WeightsError: malformed or mismatched tensors
+            return None, f"its weights do not fit the model: {error}"
+
+    def _emit(self, entry: RoundLog) -> None:
+        if entry.round not in self._logged:
+            self._logged.add(entry.round)
+            self.on_round_log(entry)
