@@ -1,0 +1,156 @@
+"""Every knob of the simulator in one frozen, serialisable dataclass.
+
+``SimConfig()`` is the MicroBooNE-like detector; ``SimConfig.for_geometry("dune")`` the DUNE-like one
+(calibrated against the DUNE CVN sample, see docs/lartpc.md). Any field can be overridden:
+``SimConfig.for_geometry("dune", noise_electrons=2000)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from learnledger.data.lartpc import constants as C
+
+GEOMETRIES = ("microboone", "dune")
+INDUCTION_RESPONSES = ("bipolar", "unipolar")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Simulation settings. Lengths in cm, energies in GeV (neutrino) or MeV (detector)."""
+
+    geometry: str = "microboone"
+    # --- wire planes and image ------------------------------------------------------------------
+    induction_angle_deg: float = C.MICROBOONE["induction_angle_deg"]
+    """U and V wires at -/+ this angle from the vertical; Z (collection) wires are vertical."""
+    pixel_wire_cm: float = 1.0
+    """Wire-axis size of one image pixel. The MicroBooNE pitch is 0.3 cm: a pixel merges ~3 wires so
+    that 200 pixels span 2 m, enough to tell a muon track from a shower."""
+    pixel_time_cm: float = 1.0
+    """Drift distance per time pixel (ticks x drift velocity)."""
+    image_size: int = 200
+    vertex_pixel: tuple[float, float] = (0.3, 0.5)
+    """Where the vertex lands, as fractions of the image (wire, time); the beam points to higher wires."""
+    vertex_jitter: float = 0.05
+    """Standard deviation of the vertex position in the image, as a fraction of the image size."""
+    # --- charge: production, drift, readout -------------------------------------------------------
+    electric_field_kv_cm: float = C.MICROBOONE["electric_field_kv_cm"]
+    drift_velocity_cm_us: float = C.MICROBOONE["drift_velocity_cm_us"]
+    max_drift_cm: float = C.MICROBOONE["max_drift_cm"]
+    electron_lifetime_ms: float = C.MICROBOONE["electron_lifetime_ms"]
+    diffusion_long_cm2_s: float = C.DIFFUSION_LONGITUDINAL
+    diffusion_trans_cm2_s: float = C.DIFFUSION_TRANSVERSE
+    recombination_alpha: float = C.RECOMBINATION_ALPHA
+    recombination_beta: float = C.RECOMBINATION_BETA
+    w_ion_mev: float = C.W_ION
+    counts_per_kilo_electron: float = 0.6
+    """Image value per 1000 collected electrons (uint8 saturates at 255): a MIP crossing one 1 cm
+    pixel gives ~2.1 MeV x 0.65 / 23.6 eV ~ 58k e- ~ 35 counts, as in the DUNE CVN images."""
+    noise_electrons: float = 2500.0
+    """Gaussian noise per pixel, electrons (a pixel merges several wires and ticks; default sets the
+    difficulty, see docs/lartpc.md)."""
+    threshold_counts: float = 8.0
+    """Zero suppression: pixels below this many counts read 0 ("no charge"), as in the CVN images."""
+    resolution_pixels: float = 0.7
+    """Gaussian blur (electronics shaping, wire crosstalk), sigma in pixels."""
+    induction_response: str = "bipolar"
+    """'bipolar': induction planes see the derivative of the charge along time (stored as its
+    magnitude); 'unipolar': as after deconvolution and hit finding (what the CVN images hold)."""
+    # --- physics ----------------------------------------------------------------------------------
+    energy_mean_gev: float = 2.5
+    energy_sigma_gev: float = 0.5
+    mode_fractions: tuple[float, float, float, float] = C.MODE_FRACTIONS
+    nc_pi0_fraction: float = 0.5
+    """Share of NC events with at least one pi0 (the background that looks like nue CC)."""
+    deposit_step_cm: float = 0.3
+    landau_width: float = 0.12
+    """Relative width of energy-loss fluctuations per step (a Moyal/Landau shape)."""
+    blip_rate: float = 4.0
+    """Mean number of low-energy deposits (neutron captures, de-excitation gammas) per event."""
+    extras: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Free-form notes carried into the HDF5 attributes (e.g. the calibration that set a field)."""
+
+    def __post_init__(self) -> None:
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(f"geometry must be one of {GEOMETRIES}; received: geometry={self.geometry!r}")
+        if self.induction_response not in INDUCTION_RESPONSES:
+            raise ValueError(
+                f"induction_response must be one of {INDUCTION_RESPONSES}; "
+                f"received: induction_response={self.induction_response!r}"
+            )
+        if not 8 <= int(self.image_size) <= 2048:
+            raise ValueError(f"image_size must be between 8 and 2048; received: image_size={self.image_size}")
+        for name in ("pixel_wire_cm", "pixel_time_cm", "drift_velocity_cm_us", "electron_lifetime_ms",
+                     "counts_per_kilo_electron", "deposit_step_cm", "energy_mean_gev"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive; received: {name}={getattr(self, name)}")
+        for name in ("noise_electrons", "threshold_counts", "resolution_pixels", "energy_sigma_gev",
+                     "landau_width", "blip_rate"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative; received: {name}={getattr(self, name)}")
+        if not 0.0 <= self.nc_pi0_fraction <= 1.0:
+            raise ValueError(f"nc_pi0_fraction must be in [0, 1]; received: {self.nc_pi0_fraction}")
+        if len(self.mode_fractions) != 4 or min(self.mode_fractions) < 0 or sum(self.mode_fractions) <= 0:
+            raise ValueError(
+                "mode_fractions must be four non-negative shares (QE, RES, DIS, other); "
+                f"received: mode_fractions={self.mode_fractions}"
+            )
+
+    @classmethod
+    def for_geometry(cls, geometry: str, **overrides: Any) -> SimConfig:
+        """The preset of a detector ("microboone" or "dune"), with any field overridden."""
+        if geometry == "microboone":
+            preset: dict[str, Any] = {}
+        elif geometry == "dune":
+            preset = dict(DUNE_PRESET)
+        else:
+            raise ValueError(f"geometry must be one of {GEOMETRIES}; received: geometry={geometry!r}")
+        preset.update(overrides)
+        return cls(geometry=geometry, **preset)
+
+    def replace(self, **changes: Any) -> SimConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SimConfig:
+        """Rebuild a config; unknown keys are an error (a typo would otherwise be silently ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown SimConfig field(s): {unknown}; known fields: {sorted(known)}")
+        converted = dict(values)
+        for name in ("vertex_pixel", "mode_fractions"):
+            if name in converted:
+                converted[name] = tuple(converted[name])
+        return cls(**converted)
+
+    @classmethod
+    def from_json(cls, text: str) -> SimConfig:
+        return cls.from_dict(json.loads(text))
+
+
+DUNE_PRESET: dict[str, Any] = {
+    "induction_angle_deg": C.DUNE["induction_angle_deg"],
+    "electric_field_kv_cm": C.DUNE["electric_field_kv_cm"],
+    "drift_velocity_cm_us": C.DUNE["drift_velocity_cm_us"],
+    "max_drift_cm": C.DUNE["max_drift_cm"],
+    "electron_lifetime_ms": C.DUNE["electron_lifetime_ms"],
+    "induction_response": "unipolar",
+}
+"""DUNE far-detector geometry, with a unipolar (deconvolved) induction response like the CVN images.
+The pixel and charge scales are set by the calibration against the CVN sample (docs/lartpc.md)."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value

@@ -1,0 +1,136 @@
+"""Physical constants of the simulation, each with its source.
+
+Units: MeV, cm, g, microseconds, kV/cm, unless a name says otherwise. Detector constants that a user
+may want to change live in :class:`learnledger.data.lartpc.config.SimConfig`; their defaults are
+taken from here so that every number has one cited home.
+
+Sources (abbreviations used below):
+
+- PDG: R.L. Workman et al. (Particle Data Group), Review of Particle Physics, and its "Atomic and
+  Nuclear Properties" tables for liquid argon (pdg.lbl.gov/AtomicNuclearProperties, "liquid argon").
+- GMS: D.E. Groom, N.V. Mokhov, S.I. Striganov, "Muon stopping power and range tables 10 MeV-100 TeV",
+  Atomic Data and Nuclear Data Tables 78 (2001) 183 (the PDG table "muE_liquid_argon").
+- ArgoNeuT: R. Acciarri et al., "A study of electron recombination using highly ionizing particles in
+  the ArgoNeuT LArTPC", JINST 8 (2013) P08005 (modified box model).
+- uBooNE: R. Acciarri et al. (MicroBooNE), "Design and construction of the MicroBooNE detector",
+  JINST 12 (2017) P02017.
+- DUNE TDR: B. Abi et al. (DUNE), Far Detector Technical Design Report Vol. IV, arXiv:2002.03010.
+- LArSoft: the default LArProperties / DetectorProperties of LArSoft (diffusion from ICARUS data).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# --- particle masses (PDG), MeV -----------------------------------------------------------------
+ELECTRON_MASS = 0.51099895
+MUON_MASS = 105.6583755
+CHARGED_PION_MASS = 139.57039
+NEUTRAL_PION_MASS = 134.9768
+PROTON_MASS = 938.27208816
+NEUTRON_MASS = 939.56542052
+NUCLEON_MASS = 0.5 * (PROTON_MASS + NEUTRON_MASS)
+
+# --- liquid argon as a material (PDG Atomic and Nuclear Properties, "liquid argon") ------------
+LAR_DENSITY = 1.396
+"""g/cm^3 at the normal boiling point (PDG)."""
+LAR_Z_OVER_A = 18.0 / 39.948
+LAR_MEAN_EXCITATION = 188.0e-6
+"""I, MeV (PDG)."""
+LAR_RADIATION_LENGTH = 14.0
+"""X0 = 19.55 g/cm^2 / 1.396 g/cm^3 = 14.0 cm (PDG)."""
+LAR_MOLIERE_RADIUS = 9.04
+"""R_M, cm (PDG: 9.043 cm)."""
+LAR_CRITICAL_ENERGY = 32.84
+"""E_c for electrons, MeV (PDG, Rossi definition: 32.84 MeV for e-, 31.91 MeV for e+)."""
+LAR_NUCLEAR_INTERACTION_LENGTH = 119.7 / LAR_DENSITY
+"""lambda_I = 119.7 g/cm^2 (PDG) = 85.7 cm; used for the inelastic interactions of pions and protons."""
+LAR_MIP_DEDX = 1.508 * LAR_DENSITY
+"""Minimum ionisation, 1.508 MeV cm^2/g (PDG) = 2.105 MeV/cm."""
+PAIR_PRODUCTION_MEAN_FREE_PATH = 9.0 / 7.0 * LAR_RADIATION_LENGTH
+"""High-energy photons convert after 9/7 X0 on average (PDG, passage of particles through matter)."""
+
+# --- Bethe-Bloch (PDG, passage of particles through matter, eq. 34.5) ---------------------------
+BETHE_K = 0.307075
+"""4 pi N_A r_e^2 m_e c^2, MeV mol^-1 cm^2 (PDG)."""
+STERNHEIMER_LAR = {"a": 0.19559, "k": 3.0, "x0": 0.2, "x1": 3.0, "cbar": 5.2146, "delta0": 0.0}
+"""Density-effect parameters of liquid argon (Sternheimer, Berger, Seltzer 1984, as listed by GMS)."""
+
+HIGHLAND_SCALE = 13.6
+"""MeV; theta_0 = 13.6 MeV / (beta c p) sqrt(x/X0) [1 + 0.038 ln(x / (X0 beta^2))] (PDG eq. 34.16)."""
+
+# --- PDG muon CSDA range in liquid argon (GMS), kinetic energy MeV -> range g/cm^2 --------------
+MUON_CSDA_TABLE_KE = np.array(
+    [10.0, 14.0, 20.0, 30.0, 40.0, 80.0, 100.0, 140.0, 200.0, 300.0, 400.0, 800.0, 1000.0, 1400.0,
+     2000.0, 3000.0, 4000.0, 8000.0, 10000.0]
+)
+MUON_CSDA_TABLE_RANGE = np.array(
+    [0.9833, 1.786, 3.321, 6.598, 10.58, 30.84, 42.50, 67.32, 106.3, 172.5, 238.5, 493.4, 616.3,
+     855.2, 1202.0, 1758.0, 2297.0, 4359.0, 5354.0]
+)
+"""CSDA range, g/cm^2; divide by LAR_DENSITY for cm (e.g. a 1 GeV muon: 441 cm)."""
+
+# --- photon attenuation in argon below the pair-production regime -------------------------------
+PHOTON_ATTENUATION_KE = np.array([0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1.0e6])
+PHOTON_ATTENUATION_MU_RHO = np.array(
+    [0.188, 0.118, 0.0840, 0.0615, 0.0448, 0.0313, 0.0278, 0.0276, 0.0305, 0.0330, 0.0398]
+)
+"""Total mass attenuation coefficient mu/rho of argon, cm^2/g: NIST XCOM values, rounded (about 5%);
+the last entry is the high-energy limit 7/(9 X0)."""
+
+# --- decays and captures ------------------------------------------------------------------------
+MICHEL_ENDPOINT = 52.83
+"""Highest energy of the Michel electron from muon decay at rest, MeV (PDG: m_mu / 2)."""
+MU_MINUS_DECAY_FRACTION_ARGON = 0.25
+"""A stopped mu- in argon decays in about 25% of cases; the rest are captured by the nucleus
+(T. Suzuki, D.F. Measday, J.P. Roalsvig, Phys. Rev. C 35 (1987) 2212: capture lifetime 616 ns)."""
+
+# --- charge production and transport -----------------------------------------------------------
+W_ION = 23.6e-6
+"""Energy per ionisation electron, MeV (M. Miyajima et al., Phys. Rev. A 9 (1974) 1438)."""
+RECOMBINATION_ALPHA = 0.93
+RECOMBINATION_BETA = 0.212
+"""Modified box model R = ln(alpha + xi) / xi, xi = beta dE/dx / (rho E): alpha = 0.93,
+beta = 0.212 (kV/cm)(g/cm^2)/MeV (ArgoNeuT)."""
+DIFFUSION_LONGITUDINAL = 6.2
+DIFFUSION_TRANSVERSE = 16.3
+"""Electron diffusion constants in LAr, cm^2/s (LArSoft defaults, from ICARUS measurements)."""
+
+# --- detectors ------------------------------------------------------------------------------------
+MICROBOONE = {
+    "induction_angle_deg": 60.0,  # U/V wires at +-60 deg from vertical (uBooNE)
+    "wire_pitch_cm": 0.3,  # 3 mm on all planes (uBooNE)
+    "electric_field_kv_cm": 0.273,  # 273 V/cm (uBooNE)
+    "drift_velocity_cm_us": 0.1114,  # at 273 V/cm and 87 K (uBooNE)
+    "max_drift_cm": 256.0,  # drift length 2.56 m (uBooNE)
+    "electron_lifetime_ms": 10.0,  # "greater than 10 ms" achieved (MicroBooNE, JINST 12 P02017)
+    "noise_electrons": 400.0,  # ENC per wire after noise filtering (MicroBooNE, JINST 12 P08003)
+}
+DUNE = {
+    "induction_angle_deg": 35.7,  # U/V at +-35.7 deg from vertical (DUNE TDR)
+    "wire_pitch_cm": 0.479,  # 4.79 mm collection pitch, 4.67 mm induction (DUNE TDR)
+    "electric_field_kv_cm": 0.5,  # 500 V/cm nominal (DUNE TDR)
+    "drift_velocity_cm_us": 0.16,  # 1.6 mm/us at 500 V/cm (DUNE TDR)
+    "max_drift_cm": 350.0,  # 3.5 m drift (DUNE TDR)
+    "electron_lifetime_ms": 3.0,  # requirement >= 3 ms (DUNE TDR)
+    "noise_electrons": 1000.0,  # ENC requirement < 1000 e- (DUNE TDR)
+}
+SAMPLING_TICK_US = 0.5
+"""Both detectors digitise at 2 MHz (uBooNE; DUNE TDR)."""
+CVN_TICKS_PER_PIXEL = 6
+"""The DUNE CVN images merge 6 ticks per time pixel (Abi et al., Phys. Rev. D 102 (2020) 092003):
+6 x 0.5 us x 0.16 cm/us = 0.48 cm of drift per pixel, close to the wire pitch."""
+
+# --- the neutrino interaction -------------------------------------------------------------------
+MODE_FRACTIONS = (0.22, 0.30, 0.43, 0.05)
+"""QE, RES, DIS, other (2p2h/coherent) shares of the nu-Ar cross section near 2.5 GeV (read from
+J.A. Formaggio, G.P. Zeller, Rev. Mod. Phys. 84 (2012) 1307, Fig. 13)."""
+AXIAL_MASS_GEV = 1.0
+"""M_A of the dipole axial form factor, GeV (world average near 1.0 GeV: Formaggio & Zeller)."""
+DELTA_MASS_GEV = 1.232
+DELTA_WIDTH_GEV = 0.117
+"""Delta(1232) mass and width (PDG)."""
+FERMI_MOMENTUM_GEV = 0.242
+"""Argon Fermi momentum, GeV (global Fermi gas, as in GENIE after Bodek-Ritchie)."""
+KNO_MULTIPLICITY = (0.4, 1.42)
+"""<n_ch> = a + b ln W^2 for nu p DIS (AGKY model of GENIE, T. Yang et al., EPJ C 63 (2009) 1)."""

@@ -1,0 +1,218 @@
+"""The neutrino interaction: energy, interaction mode, lepton and hadronic final state.
+
+A deliberately small event generator in the spirit of GENIE's models, enough for images:
+
+- QE: nu n -> l p with a dipole axial form factor in Q^2 and Fermi motion of the nucleon.
+- RES: Delta(1232) production (Breit-Wigner in W) and its isotropic decay to a nucleon and a pion.
+- DIS: Bjorken x from a valence-like Beta(0.5, 4), y flat, KNO-like pion multiplicity in W, the
+  hadrons sharing W in their rest frame, boosted along the momentum transfer.
+- other: two-nucleon (2p2h) knock-out.
+
+The beam is along +z. Momenta are in MeV; every event carries its truth (GeV, as the CVN sample).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from learnledger.data.lartpc import constants as C
+from learnledger.data.lartpc import species as S
+
+NC, NUMU_CC, NUE_CC = 0, 1, 2
+QE, RES, DIS, OTHER = 0, 1, 2, 3
+M = C.NUCLEON_MASS / 1000.0  # GeV
+LEPTON_MASS_GEV = {NUMU_CC: C.MUON_MASS / 1000.0, NUE_CC: C.ELECTRON_MASS / 1000.0, NC: 0.0}
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One neutrino interaction: truth and the visible final state at the vertex."""
+
+    label: int
+    mode: int
+    energy_gev: float
+    lepton_energy_gev: float
+    kinds: np.ndarray
+    """Species codes of the final-state particles (see species.py)."""
+    momenta_mev: np.ndarray
+    """(n, 3) momenta, MeV/c."""
+
+
+def sample_interaction(label: int, rng: np.random.Generator, mean_gev: float = 2.5,
+                       sigma_gev: float = 0.5, mode_fractions: tuple[float, ...] = C.MODE_FRACTIONS,
+                       nc_pi0_fraction: float = 0.5) -> Interaction:
+    """Draw one interaction of the class ``label`` (0 NC, 1 numu CC, 2 nue CC)."""
+    shares = np.asarray(mode_fractions, float) / np.sum(mode_fractions)
+    while True:
+        energy = float(rng.normal(mean_gev, sigma_gev))
+        if energy < 0.4:
+            continue
+        mode = int(rng.choice(4, p=shares))
+        made = _try_kinematics(label, mode, energy, rng)
+        if made is not None:
+            break
+    lepton_energy, lepton_p, hadrons = made
+    kinds = [k for k, _ in hadrons]
+    momenta = [p for _, p in hadrons]
+    if label == NUMU_CC:
+        kinds.insert(0, S.MUON)
+        momenta.insert(0, lepton_p)
+    elif label == NUE_CC:
+        kinds.insert(0, S.ELECTRON)
+        momenta.insert(0, lepton_p)
+    else:
+        kinds, momenta = _ensure_pi0_share(kinds, momenta, nc_pi0_fraction, rng)
+        lepton_energy = 0.0
+    return Interaction(
+        label=label, mode=mode, energy_gev=energy, lepton_energy_gev=float(lepton_energy),
+        kinds=np.asarray(kinds, np.int8), momenta_mev=np.asarray(momenta, float).reshape(-1, 3) * 1000.0,
+    )
+
+
+def _try_kinematics(label: int, mode: int, energy: float, rng: np.random.Generator):
+    """Lepton and hadrons for one (mode, energy), or None when the draw is kinematically forbidden."""
+    m_l = LEPTON_MASS_GEV[label]
+    if mode == QE:
+        w = M
+        q2 = _dipole_q2(rng, C.AXIAL_MASS_GEV)
+    elif mode == RES:
+        w = _breit_wigner(rng, C.DELTA_MASS_GEV, C.DELTA_WIDTH_GEV, 1.08, 1.6)
+        q2 = _dipole_q2(rng, 1.1)
+    elif mode == DIS:
+        x = rng.beta(0.5, 4.0)
+        y = rng.uniform(0.05, 0.95)
+        q2 = 2.0 * M * energy * x * y
+        w2 = M * M + 2.0 * M * energy * y - q2
+        if w2 < 1.4**2:
+            return None
+        w = float(np.sqrt(w2))
+    else:
+        w = 2.0 * M
+        q2 = _dipole_q2(rng, 1.0)
+    if mode == OTHER:  # two nucleons out: quasi-elastic peak plus the pair's removal energy
+        nu = q2 / (2.0 * M) + rng.uniform(0.02, 0.12)
+    else:
+        nu = (w * w - M * M + q2) / (2.0 * M)
+    lepton_energy = energy - nu
+    if lepton_energy <= m_l + 1e-3:
+        return None
+    p_l = np.sqrt(lepton_energy**2 - m_l**2)
+    cos_theta = (2.0 * energy * lepton_energy - m_l**2 - q2) / (2.0 * energy * p_l)
+    if not -1.0 <= cos_theta <= 1.0:
+        return None
+    lepton_p = p_l * _direction(cos_theta, rng.uniform(0, 2 * np.pi))
+    q = np.array([0.0, 0.0, energy]) - lepton_p
+    hadron_energy = nu + (2.0 * M if mode == OTHER else M)
+    hadrons = _hadrons(label, mode, w, q, hadron_energy, rng)
+    if hadrons is None:
+        return None
+    return lepton_energy, lepton_p, hadrons
+
+
+def _hadrons(label: int, mode: int, w: float, q: np.ndarray, e_had: float, rng: np.random.Generator):
+    cc = label != NC
+    if mode == QE:
+        nucleon = S.PROTON if cc or rng.random() < 0.5 else S.NEUTRON
+        return [(nucleon, q + _fermi_momentum(rng))]
+    if mode == OTHER:
+        kinds = [S.PROTON, S.PROTON if rng.random() < 0.6 else S.NEUTRON]
+        split = rng.uniform(0.3, 0.7)
+        kick = _fermi_momentum(rng)
+        return [(kinds[0], split * q + kick), (kinds[1], (1 - split) * q - kick)]
+    if mode == RES:
+        channels = _RES_CC if cc else _RES_NC
+        kinds = list(channels[rng.choice(len(channels), p=[c[2] for c in channels])][:2])
+    else:
+        n_pions = max(1, rng.poisson(C.KNO_MULTIPLICITY[0] + C.KNO_MULTIPLICITY[1] * np.log(w * w)))
+        charge_p = (0.40, 0.33, 0.27) if cc else (0.33, 0.34, 0.33)
+        pions = rng.choice([S.PION_PLUS, S.PI0, S.PION_MINUS], size=n_pions, p=charge_p)
+        kinds = [S.PROTON if rng.random() < 0.5 else S.NEUTRON, *pions.tolist()]
+    momenta = _phase_space(w, [S.MASS[k] / 1000.0 for k in kinds], rng)
+    if momenta is None:
+        return None
+    boosted = _boost(momenta, q / e_had)
+    return list(zip(kinds, boosted))
+
+
+# Delta decays: (nucleon, pion, probability), isospin-weighted on argon (18 p, 22 n).
+_RES_CC = ((S.PROTON, S.PION_PLUS, 0.55), (S.PROTON, S.PI0, 0.30), (S.NEUTRON, S.PION_PLUS, 0.15))
+_RES_NC = ((S.PROTON, S.PI0, 0.35), (S.NEUTRON, S.PI0, 0.35), (S.NEUTRON, S.PION_PLUS, 0.15),
+           (S.PROTON, S.PION_MINUS, 0.15))
+
+
+def _ensure_pi0_share(kinds: list, momenta: list, fraction: float, rng: np.random.Generator):
+    """Make about ``fraction`` of NC events carry a pi0 by turning a pion (or the nucleon) into one."""
+    wants_pi0 = rng.random() < fraction
+    has_pi0 = S.PI0 in kinds
+    if wants_pi0 and not has_pi0:
+        charged = [i for i, k in enumerate(kinds) if k in (S.PION_PLUS, S.PION_MINUS)]
+        index = charged[0] if charged else int(np.argmax([np.linalg.norm(p) for p in momenta]))
+        kinds[index] = S.PI0
+    elif not wants_pi0 and has_pi0:
+        kinds = [S.PION_PLUS if k == S.PI0 else k for k in kinds]
+    return kinds, momenta
+
+
+def _dipole_q2(rng: np.random.Generator, axial_mass: float) -> float:
+    """Q^2 from (1 + Q^2/M_A^2)^-4 (the dipole axial form factor squared), by inverting its CDF."""
+    return float(axial_mass**2 * ((1.0 - rng.random()) ** (-1.0 / 3.0) - 1.0))
+
+
+def _breit_wigner(rng: np.random.Generator, mass: float, width: float, low: float, high: float) -> float:
+    while True:
+        w = mass + 0.5 * width * np.tan(np.pi * (rng.random() - 0.5))
+        if low < w < high:
+            return float(w)
+
+
+def _fermi_momentum(rng: np.random.Generator) -> np.ndarray:
+    """Uniform in the Fermi sphere of argon."""
+    p = C.FERMI_MOMENTUM_GEV * rng.random() ** (1.0 / 3.0)
+    return p * _direction(rng.uniform(-1, 1), rng.uniform(0, 2 * np.pi))
+
+
+def _direction(cos_theta: float, phi: float) -> np.ndarray:
+    sin_theta = np.sqrt(max(0.0, 1.0 - cos_theta**2))
+    return np.array([sin_theta * np.cos(phi), sin_theta * np.sin(phi), cos_theta])
+
+
+def _phase_space(w: float, masses: list[float], rng: np.random.Generator) -> np.ndarray | None:
+    """Momenta (n, 4: E, px, py, pz) of hadrons sharing the mass ``w`` in their rest frame.
+
+    Kinetic energies are shared at random (Dirichlet), directions isotropic; the leftover momentum
+    is removed and the energies recomputed, which keeps the invariant mass within a few percent.
+    """
+    masses_arr = np.asarray(masses)
+    available = w - masses_arr.sum()
+    if available <= 0:
+        return None
+    n = len(masses_arr)
+    if n == 1:
+        return np.array([[masses_arr[0], 0.0, 0.0, 0.0]])
+    kinetic = available * rng.dirichlet(np.full(n, 1.5))
+    p_abs = np.sqrt(kinetic * (kinetic + 2 * masses_arr))
+    dirs = np.stack([_direction(rng.uniform(-1, 1), rng.uniform(0, 2 * np.pi)) for _ in range(n)])
+    p = dirs * p_abs[:, None]
+    p -= p.mean(axis=0)
+    e = np.sqrt(np.sum(p * p, axis=1) + masses_arr**2)
+    return np.column_stack([e, p])
+
+
+def _boost(four: np.ndarray, beta: np.ndarray) -> list[np.ndarray]:
+    """Lorentz-boost rest-frame four-momenta by velocity ``beta``; returns the 3-momenta."""
+    b2 = float(beta @ beta)
+    if b2 >= 1.0:
+        beta = beta / np.sqrt(b2) * 0.999
+        b2 = float(beta @ beta)
+    if b2 < 1e-12:
+        return [row[1:].copy() for row in four]
+    gamma = 1.0 / np.sqrt(1.0 - b2)
+    out = []
+    for e, *p in four:
+        p = np.asarray(p)
+        bp = float(beta @ p)
+        p_new = p + ((gamma - 1.0) * bp / b2 + gamma * e) * beta
+        out.append(p_new)
+    return out

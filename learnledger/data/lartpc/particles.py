@@ -1,0 +1,243 @@
+"""Charged-particle tracks: muons, charged pions and protons, many at once.
+
+Each track is cut into steps of ``step_cm``. Along it the residual range gives the kinetic energy and
+so the mean dE/dx (Bethe-Bloch, the Bragg peak at the end comes for free); each step's loss
+fluctuates with a Landau-like (Moyal) shape, and its direction with the Highland multiple-scattering
+angle. All tracks of a batch are stepped together with segmented cumulative sums, no Python loop
+per step. A track ends when it stops, leaves the visible region, or (pions, protons) interacts in
+the argon after an exponential distance of one nuclear interaction length; what happens at its end
+(a Michel electron, pion absorption, hadronic secondaries) is returned as new particles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from learnledger.data.lartpc import constants as C
+from learnledger.data.lartpc import species as S
+from learnledger.data.lartpc.energy_loss import range_table
+
+MOYAL_MEAN = np.euler_gamma + np.log(2.0)
+MOYAL_RMS = np.pi / np.sqrt(2.0)
+
+
+@dataclass
+class Particles:
+    """A set of particles (structure of arrays): which event, what, where, where to, how much."""
+
+    event: np.ndarray  # (n,) int64
+    kind: np.ndarray  # (n,) int8, species codes
+    position: np.ndarray  # (n, 3) cm, relative to the event's vertex
+    direction: np.ndarray  # (n, 3) unit vectors
+    energy: np.ndarray  # (n,) kinetic energy, MeV
+
+    def __len__(self) -> int:
+        return len(self.event)
+
+    @classmethod
+    def empty(cls) -> Particles:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0))
+
+    def select(self, mask: np.ndarray) -> Particles:
+        return Particles(self.event[mask], self.kind[mask], self.position[mask], self.direction[mask],
+                         self.energy[mask])
+
+    @staticmethod
+    def concat(parts: list[Particles]) -> Particles:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Particles.empty()
+        return Particles(
+            np.concatenate([p.event for p in parts]), np.concatenate([p.kind for p in parts]),
+            np.concatenate([p.position for p in parts]), np.concatenate([p.direction for p in parts]),
+            np.concatenate([p.energy for p in parts]),
+        )
+
+
+@dataclass
+class Deposits:
+    """Energy left in the argon: per point its event, position (cm), energy (MeV) and local dE/dx."""
+
+    event: np.ndarray
+    position: np.ndarray
+    energy: np.ndarray
+    dedx: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.event)
+
+    @staticmethod
+    def concat(parts: list[Deposits]) -> Deposits:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Deposits(np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0), np.zeros(0))
+        return Deposits(
+            np.concatenate([p.event for p in parts]), np.concatenate([p.position for p in parts]),
+            np.concatenate([p.energy for p in parts]), np.concatenate([p.dedx for p in parts]),
+        )
+
+
+@dataclass
+class TrackEnds:
+    """How each stepped track ended (for tests and for the secondaries)."""
+
+    position: np.ndarray
+    direction: np.ndarray
+    energy: np.ndarray  # kinetic energy left, MeV
+    length: np.ndarray  # path length, cm
+    stopped: np.ndarray  # ranged out
+    interacted: np.ndarray  # inelastic interaction in the argon
+
+
+def step_tracks(tracks: Particles, rng: np.random.Generator, step_cm: float = 0.3,
+                landau_width: float = 0.12, max_length_cm: np.ndarray | float = np.inf,
+                interactions: bool = True) -> tuple[Deposits, TrackEnds]:
+    """Deposits along every track of ``tracks`` (muons, charged pions, protons) and how each ended."""
+    n = len(tracks)
+    mass = S.MASS[tracks.kind]
+    full_range = np.zeros(n)
+    for kind in np.unique(tracks.kind):
+        sel = tracks.kind == kind
+        full_range[sel] = range_table(float(S.MASS[kind])).range_of(tracks.energy[sel])
+    hadronic = (tracks.kind != S.MUON) if interactions else np.zeros(n, bool)
+    interaction_at = np.where(hadronic, rng.exponential(C.LAR_NUCLEAR_INTERACTION_LENGTH, n), np.inf)
+    length = np.minimum(np.minimum(full_range, interaction_at), max_length_cm)
+    length = np.maximum(length, 1e-3)
+    n_steps = np.maximum(np.ceil(length / step_cm).astype(np.int64), 1)
+    track = np.repeat(np.arange(n), n_steps)
+    first = np.cumsum(n_steps) - n_steps
+    k = np.arange(len(track)) - first[track]
+    last = k == n_steps[track] - 1
+    step = np.where(last, length[track] - k * step_cm, step_cm)
+    residual = full_range[track] - (k * step_cm + 0.5 * step)
+    kinetic = np.zeros(len(track))
+    dedx = np.zeros(len(track))
+    for kind in np.unique(tracks.kind):
+        sel = tracks.kind[track] == kind
+        table = range_table(float(S.MASS[kind]))
+        kinetic[sel] = table.kinetic_at(residual[sel])
+        dedx[sel] = table.dedx_at(kinetic[sel])
+    loss = dedx * step * loss_fluctuation(rng, len(step), landau_width)
+
+    angle = highland_angle(kinetic, mass[track], step)
+    kicks = rng.standard_normal((len(step), 2)) * angle[:, None]
+    bend = _segmented_cumsum(kicks, first, n_steps, track)
+    u, v = perpendicular_basis(tracks.direction)
+    direction = tracks.direction[track] + bend[:, :1] * u[track] + bend[:, 1:] * v[track]
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    travelled = _segmented_cumsum(direction * step[:, None], first, n_steps, track)
+    position = tracks.position[track] + travelled - 0.5 * direction * step[:, None]
+
+    end = first + n_steps - 1
+    stopped = full_range <= np.minimum(interaction_at, max_length_cm)
+    interacted = ~stopped & (interaction_at < max_length_cm)
+    ends = TrackEnds(
+        position=tracks.position + travelled[end], direction=direction[end],
+        energy=np.where(stopped, 0.0, kinetic[end]), length=length, stopped=stopped, interacted=interacted,
+    )
+    return Deposits(tracks.event[track], position, loss, dedx), ends
+
+
+def track_secondaries(tracks: Particles, ends: TrackEnds, rng: np.random.Generator) -> Particles:
+    """What the tracks leave behind at their ends: Michel electrons, absorption and hadronic debris."""
+    made: list[Particles] = []
+    for i in np.flatnonzero(ends.stopped | ends.interacted):
+        kind, event = int(tracks.kind[i]), int(tracks.event[i])
+        where, heading, left = ends.position[i], ends.direction[i], float(ends.energy[i])
+        if ends.stopped[i]:
+            out = _at_rest(kind, rng)
+        else:
+            out = _inelastic(kind, left, rng)
+        if out:
+            kinds, energies, angles = (np.array(x) for x in zip(*out))
+            dirs = cone(np.repeat(heading[None], len(kinds), 0), angles, rng)
+            made.append(Particles(np.full(len(kinds), event), kinds.astype(np.int8),
+                                  np.repeat(where[None], len(kinds), 0), dirs, energies.astype(float)))
+    return Particles.concat(made)
+
+
+def _at_rest(kind: int, rng: np.random.Generator) -> list[tuple[int, float, float]]:
+    """(species, kinetic MeV, angle to the track) of what a stopped particle produces."""
+    isotropic = float(np.arccos(rng.uniform(-1, 1)))
+    if kind == S.MUON and rng.random() < C.MU_MINUS_DECAY_FRACTION_ARGON:
+        return [(S.ELECTRON, float(michel_energies(rng, 1)[0]), isotropic)]
+    if kind == S.PION_PLUS:  # pi+ -> mu+ (4.1 MeV, 1.4 mm) -> e+: a Michel positron
+        return [(S.ELECTRON, float(michel_energies(rng, 1)[0]), isotropic)]
+    if kind == S.PION_MINUS:  # absorbed by the nucleus: a few low-energy protons
+        return [(S.PROTON, float(rng.exponential(25.0) + 5.0), float(np.arccos(rng.uniform(-1, 1))))
+                for _ in range(rng.integers(0, 3))]
+    return []
+
+
+def _inelastic(kind: int, kinetic: float, rng: np.random.Generator) -> list[tuple[int, float, float]]:
+    """A crude hadron-argon inelastic interaction: a kink, knocked-out protons, sometimes a pion."""
+    out: list[tuple[int, float, float]] = []
+    if kind in (S.PION_PLUS, S.PION_MINUS):
+        if rng.random() < 0.3:  # quasi-elastic: the pion goes on, deflected
+            return [(kind, kinetic * rng.uniform(0.7, 1.0), abs(rng.normal(0, 0.5)))]
+        budget = kinetic
+        if rng.random() < 0.5:
+            share = budget * rng.uniform(0.3, 0.7)
+            out.append((kind, share, abs(rng.normal(0, 0.6))))
+            budget -= share
+        if rng.random() < 0.15:
+            share = budget * rng.uniform(0.2, 0.6)
+            out.append((S.PI0, share, abs(rng.normal(0, 0.6))))
+            budget -= share
+        for _ in range(rng.integers(0, 3)):
+            out.append((S.PROTON, min(budget * rng.uniform(0.1, 0.4), 400.0), abs(rng.normal(0, 0.9))))
+        return out
+    if kind == S.PROTON and rng.random() < 0.5:
+        out.append((S.PROTON, kinetic * rng.uniform(0.1, 0.5), abs(rng.normal(0, 0.7))))
+    return out
+
+
+def michel_energies(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Electron energies from muon decay at rest: x = E/E_max with density x^2 (3 - 2x)."""
+    out = np.zeros(0)
+    while len(out) < n:
+        x = rng.random(3 * n + 8)
+        out = np.concatenate([out, x[rng.random(len(x)) < x * x * (3 - 2 * x)]])
+    return out[:n] * C.MICHEL_ENDPOINT
+
+
+def highland_angle(kinetic: np.ndarray, mass: np.ndarray | float, step: np.ndarray | float) -> np.ndarray:
+    """RMS plane scattering angle over ``step`` cm (PDG eq. 34.16), for singly charged particles."""
+    total = kinetic + mass
+    p = np.sqrt(np.maximum(total**2 - np.asarray(mass) ** 2, 1e-12))
+    beta = p / total
+    x = np.maximum(np.asarray(step, float), 1e-4) / C.LAR_RADIATION_LENGTH
+    return C.HIGHLAND_SCALE / (beta * p) * np.sqrt(x) * np.maximum(1 + 0.038 * np.log(x / beta**2), 0.2)
+
+
+def perpendicular_basis(direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors perpendicular to each direction and to each other."""
+    helper = np.where(np.abs(direction[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    u = np.cross(direction, helper)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    return u, np.cross(direction, u)
+
+
+def cone(direction: np.ndarray, angle: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Directions at ``angle`` (radians) to ``direction``, at a random azimuth."""
+    u, v = perpendicular_basis(direction)
+    phi = rng.uniform(0, 2 * np.pi, len(direction))
+    a = np.asarray(angle, float).reshape(-1, 1)
+    return direction * np.cos(a) + (u * np.cos(phi)[:, None] + v * np.sin(phi)[:, None]) * np.sin(a)
+
+
+def loss_fluctuation(rng: np.random.Generator, n: int, width: float) -> np.ndarray:
+    """Mean-one multiplicative energy-loss fluctuations with a Landau-like (Moyal) tail."""
+    if width <= 0:
+        return np.ones(n)
+    moyal = -np.log(np.maximum(rng.standard_normal(n) ** 2, 1e-12))
+    return np.clip(1.0 + width * (moyal - MOYAL_MEAN) / MOYAL_RMS, 0.05, 8.0)
+
+
+def _segmented_cumsum(values: np.ndarray, first: np.ndarray, counts: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Cumulative sums restarting at each segment (rows ``first[i] .. first[i] + counts[i]``)."""
+    total = np.cumsum(values, axis=0)
+    before = total[first] - values[first]
+    return total - before[segment]
