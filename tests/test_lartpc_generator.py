@@ -1,0 +1,124 @@
+"""The simulator as others use it: shapes, balance, seeds, configs, files, and the two commands."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from learnledger.cli.console import CliError
+from learnledger.cli.main import app
+from learnledger.data.api import EventSample
+from learnledger.data.lartpc import SimConfig, generate, read_h5, write_h5
+from learnledger.data.lartpc.h5io import read_h5_config
+
+SMALL = SimConfig(image_size=64)
+
+
+@pytest.fixture(scope="module")
+def sample() -> EventSample:
+    return generate(60, seed=7, config=SMALL, workers=1)
+
+
+def test_shapes_and_dtypes(sample):
+    assert sample.images.shape == (60, 3, 64, 64) and sample.images.dtype == np.uint8
+    assert sample.labels.dtype.kind == "i" and set(np.unique(sample.labels)) == {0, 1, 2}
+    assert sample.to_split().x.shape == (60, 64, 64, 3)
+    assert np.all(sample.interaction >= 0) and np.all(sample.interaction <= 3)
+
+
+def test_classes_are_balanced_and_truth_is_physical(sample):
+    assert np.bincount(sample.labels).tolist() == [20, 20, 20]
+    assert 1.5 < sample.energy.mean() < 3.5
+    cc = sample.labels > 0
+    assert np.all(sample.lepton_energy[~cc] == 0)  # the NC lepton is an invisible neutrino
+    assert np.all((sample.lepton_energy[cc] > 0) & (sample.lepton_energy[cc] < sample.energy[cc]))
+
+
+def test_every_event_shows_charge_and_nue_lights_up_more_than_nc(sample):
+    occupancy = (sample.images > 0).mean(axis=(1, 2, 3))
+    assert occupancy[sample.labels == 2].mean() > occupancy[sample.labels == 0].mean()
+    assert (sample.images.reshape(60, -1).max(axis=1) > 0).mean() > 0.9
+
+
+def test_same_seed_same_events_whatever_the_worker_count(sample):
+    again = generate(60, seed=7, config=SMALL, workers=2)
+    assert np.array_equal(again.images, sample.images)
+    assert np.array_equal(again.energy, sample.energy)
+
+
+def test_another_seed_other_events(sample):
+    other = generate(60, seed=8, config=SMALL, workers=1)
+    assert not np.array_equal(other.images, sample.images)
+
+
+def test_knobs_change_the_images():
+    quiet = generate(9, seed=1, config=SMALL.replace(noise_electrons=0.0), workers=1)
+    noisy = generate(9, seed=1, config=SMALL.replace(noise_electrons=20000.0), workers=1)
+    assert (noisy.images > 0).sum() > 2 * (quiet.images > 0).sum()
+
+
+def test_config_round_trips_and_refuses_typos():
+    config = SimConfig.for_geometry("dune", noise_electrons=1234.0)
+    assert config.induction_angle_deg == pytest.approx(35.7)
+    assert SimConfig.from_json(config.to_json()) == config
+    with pytest.raises(ValueError, match="nois_electrons"):
+        SimConfig.from_dict({"nois_electrons": 1.0})
+    with pytest.raises(ValueError, match="geometry='sbnd'"):
+        SimConfig(geometry="sbnd")
+    with pytest.raises(ValueError, match="nc_pi0_fraction"):
+        SimConfig(nc_pi0_fraction=1.5)
+    with pytest.raises(ValueError, match="n_events=0"):
+        generate(0, seed=1)
+
+
+def test_h5_round_trip(tmp_path, sample):
+    path = tmp_path / "events.h5"
+    write_h5(path, sample, SMALL, seed=7)
+    back = read_h5(path)
+    for field in ("images", "labels", "energy", "lepton_energy", "interaction"):
+        assert np.array_equal(getattr(back, field), getattr(sample, field))
+    config, seed = read_h5_config(path)
+    assert config == SMALL and seed == 7
+    with h5py.File(path) as f:
+        assert f["images"].compression == "gzip"
+
+
+def test_read_h5_explains_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.h5"):
+        read_h5(tmp_path / "nothing.h5")
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = [1]
+    with pytest.raises(ValueError, match="missing dataset"):
+        read_h5(tmp_path / "other.h5")
+
+
+def _invoke(args: list[str]):
+    """Run the CLI in-process; CliError is how commands report user errors (main prints them)."""
+    result = CliRunner().invoke(app, args)
+    return result
+
+
+def test_cli_lartpc_then_show(tmp_path):
+    out = tmp_path / "s.h5"
+    result = _invoke(["data", "lartpc", "--events", "6", "--out", str(out), "--seed", "3", "--geometry", "dune",
+                      "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 6 events" in result.output
+    assert len(read_h5(out)) == 6 and read_h5_config(out)[0].geometry == "dune"
+    png = tmp_path / "e.png"
+    result = _invoke(["data", "show", str(out), "--index", "2", "--out", str(png)])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_refuses_bad_input(tmp_path):
+    result = _invoke(["data", "lartpc", "--events", "5", "--out", str(tmp_path / "a.h5"), "--geometry", "sbnd"])
+    assert isinstance(result.exception, CliError) and "sbnd" in str(result.exception)
+    result = _invoke(["data", "lartpc", "--events", "0", "--out", str(tmp_path / "a.h5")])
+    assert isinstance(result.exception, CliError) and "received: 0" in str(result.exception)
+    out = tmp_path / "s.h5"
+    _invoke(["data", "lartpc", "--events", "3", "--out", str(out), "--workers", "1"])
+    result = _invoke(["data", "show", str(out), "--index", "9"])
+    assert isinstance(result.exception, CliError) and "holds 3 events" in str(result.exception)
