@@ -191,3 +191,23 @@ def test_verify_accepts_the_bytes_and_refuses_a_flipped_byte():
         verify_cid(bytes(flipped), cid)
     with pytest.raises(ContentCorrupted, match="truncated"):
         verify_cid(data[:-1], cid)
+
+
+def test_any_bytes_like_input_and_pieces_give_the_same_cid():
+    from learnledger.store.cid import CidBuilder
+
+    data = bytes(range(256)) * 5000
+    builder = CidBuilder(1)
+    for start in range(0, len(data), 100_003):
+        builder.update(memoryview(data)[start:start + 100_003])
+    assert builder.size == len(data)
+    assert builder.finalize() == compute_cid(bytearray(data)) == compute_cid(data)
+
+
+@pytest.mark.parametrize("size", [0, 11, CHUNK, CHUNK + 1, 3 * CHUNK + 17, (MAX_LINKS + 2) * CHUNK])
+@pytest.mark.parametrize("version", [0, 1])
+def test_dag_size_is_the_cumulative_size_of_the_reference_dag(size, version):
+    from learnledger.store.cid import dag_size
+
+    data = b"\x01" * size
+    assert dag_size(size, version) == reference_file_node(data, version)[1]

@@ -36,16 +36,90 @@ class InvalidCid(StoreError, ValueError):
     """The text is not a CID this store can name (kubo's default CIDv0 or base32 CIDv1, sha2-256)."""
 
 
-def compute_cid(data: bytes, version: int = 1) -> str:
+_PIECE = 4 * 1024 * 1024
+
+
+class CidBuilder:
+    """The CID of bytes that arrive in pieces (from a socket, a file), without holding them all."""
+
+    def __init__(self, version: int = 1) -> None:
+        if version == 1:
+            self._hasher = aleph_cid.CidHasher.for_ipfs_v1_raw_leaves()
+        elif version == 0:
+            self._hasher = aleph_cid.CidHasher.for_ipfs()
+        else:
+            raise InvalidCid(f"CID version must be 0 or 1, received: version={version!r}")
+        self.size = 0
+
+    def update(self, piece: bytes | bytearray | memoryview) -> None:
+        if isinstance(piece, bytes):
+            self._hasher.update(piece)
+        else:  # aleph-cid takes bytes only: copy in pieces small enough to stay in cache
+            view = memoryview(piece).cast("B")
+            for start in range(0, len(view), _PIECE):
+                self._hasher.update(bytes(view[start:start + _PIECE]))
+        self.size += len(piece) if isinstance(piece, (bytes, bytearray)) else memoryview(piece).nbytes
+
+    def finalize(self) -> str:
+        return self._hasher.finalize()
+
+
+def compute_cid(data: bytes | bytearray | memoryview, version: int = 1) -> str:
     """The CID kubo's ``ipfs add --cid-version=<version>`` gives ``data`` (v1 with raw leaves)."""
+    builder = CidBuilder(version)
+    builder.update(data)
+    return builder.finalize()
+
+
+CHUNK_SIZE = 256 * 1024
+"""kubo's default chunk size (``--chunker=size-262144``)."""
+
+MAX_LINKS = 174
+"""Most links in one node of kubo's balanced file DAG."""
+
+
+def dag_size(length: int, version: int = 1) -> int:
+    """The cumulative size kubo reports for a file of ``length`` bytes (add's ``Size``).
+
+    It counts every block of the file's DAG: the chunks (wrapped in UnixFS nodes for CIDv0) and
+    the dag-pb nodes above them, which depend only on the length, so no hashing is needed.
+    """
+    chunks = [CHUNK_SIZE] * (length // CHUNK_SIZE) + ([length % CHUNK_SIZE] if length % CHUNK_SIZE
+                                                       else [])
+    if not chunks:
+        chunks = [0]
     if version == 1:
-        hasher = aleph_cid.CidHasher.for_ipfs_v1_raw_leaves()
-    elif version == 0:
-        hasher = aleph_cid.CidHasher.for_ipfs()
+        nodes = [(size, size) for size in chunks]  # (cumulative, file bytes): raw leaves
+        link_hash_length = 36                      # CIDv1 binary: version, codec, multihash
     else:
-        raise InvalidCid(f"CID version must be 0 or 1, received: version={version!r}")
-    hasher.update(data)
-    return hasher.finalize()
+        nodes = [(_leaf_node_length(size), size) for size in chunks]
+        link_hash_length = 34                      # bare multihash
+    while len(nodes) > 1:
+        nodes = [_parent(nodes[start:start + MAX_LINKS], link_hash_length)
+                 for start in range(0, len(nodes), MAX_LINKS)]
+    return nodes[0][0]
+
+
+def _varint_length(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)
+
+
+def _field_length(payload: int) -> int:
+    return 1 + _varint_length(payload) + payload
+
+
+def _leaf_node_length(size: int) -> int:
+    unixfs = 2 + (_field_length(size) if size else 0) + 1 + _varint_length(size)
+    return _field_length(unixfs)
+
+
+def _parent(children: list[tuple[int, int]], link_hash_length: int) -> tuple[int, int]:
+    file_bytes = sum(size for _, size in children)
+    unixfs = 2 + 1 + _varint_length(file_bytes) + sum(1 + _varint_length(s) for _, s in children)
+    links = sum(_field_length(_field_length(link_hash_length) + 2 + 1 + _varint_length(cumulative))
+                for cumulative, _ in children)
+    length = links + _field_length(unixfs)
+    return length + sum(cumulative for cumulative, _ in children), file_bytes
 
 
 def cid_version(cid: str) -> int:
@@ -68,7 +142,7 @@ def cid_version(cid: str) -> int:
         "encoding run 'ipfs cid base32 CID' first")
 
 
-def verify_cid(data: bytes, cid: str) -> None:
+def verify_cid(data: bytes | bytearray | memoryview, cid: str) -> None:
     """Check that ``data`` is what ``cid`` names.
 
     Raises:
@@ -78,5 +152,5 @@ def verify_cid(data: bytes, cid: str) -> None:
     actual = compute_cid(data, cid_version(cid))
     if actual != cid:
         raise ContentCorrupted(
-            f"bytes for {cid} hash to {actual} ({len(data):,} bytes): they were truncated or "
+            f"bytes for {cid} hash to {actual} ({memoryview(data).nbytes:,} bytes): they were truncated or "
             "altered; discard them and fetch again from a trusted store")
