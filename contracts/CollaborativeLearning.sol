@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {ICollaborativeLearning} from "./ICollaborativeLearning.sol";
+
+/// @title CollaborativeLearning
+/// @notice One deployment = one experiment: a fixed roster of research groups, the round rules of
+/// collaborative learning, and the shared model's digest. No owner, no admin, no upgrade.
+/// @dev Storage layout (what a round costs is mostly which slots it writes for the first time):
+///
+///   immutables   memberCount, thresholdBps, both windows, maxRounds, specDigest, initialDigest
+///   _progress    one slot: currentRound (uint64) | modelRound (uint64, 0 = initial weights)
+///   _rounds[r]   one slot per round: openedAt | proposedAt | finalizedAt (uint40 each) |
+///                proposerIndex | approvals | rejections (uint8 each, at most 255 voters) | outcome
+///   _digests[r]  one slot per proposed round: the sha256 of the proposed weights
+///   _memberWords[a][w]  per member, one word per 247 rounds: roster index (bits 0-7) |
+///                registered (bit 8) | voted in round w * 247 + i (bit 9 + i, i in 0..246)
+///   _memberAt[i], _groupNameOf[a]  the roster, for views and events
+///
+/// A round thus writes two fresh slots (its metadata when it opens, its digest when proposed).
+/// A vote reads and rewrites two slots: the round's, and the voter's member word, which answers
+/// "member?", "which index?" and "voted?" in one read. Word 0 is written at registration, so a
+/// vote pays the cheap nonzero-to-nonzero write; only a member's first vote in each later block of
+/// 247 rounds starts a fresh word (copying the roster bits from word 0). The shared model is
+/// stored as the round that set it, its digest read from `_digests`, not copied.
+contract CollaborativeLearning is ICollaborativeLearning {
+    uint256 private constant MAX_MEMBERS = 256;
+    uint256 private constant BPS = 10_000;
+
+    /// @dev The layout of a member word (see the storage layout above).
+    uint256 private constant INDEX_MASK = 0xff;
+    uint256 private constant REGISTERED = 1 << 8;
+    uint256 private constant ROSTER_BITS = 9;
+    uint256 private constant ROUNDS_PER_WORD = 256 - ROSTER_BITS;
+
+    /// @dev The states `finalize` accepts, and those in which a round has a proposer.
+    bytes32 private constant DECIDED = bytes32((1 << uint8(RoundState.ProposalExpired)) | (1 << uint8(RoundState.VotingClosed)));
+    bytes32 private constant OPENED = bytes32(uint256(0xff) & ~uint256(1 << uint8(RoundState.Unopened)));
+
+    /// @dev How a finalized round ended; Undecided until then.
+    enum Outcome {
+        Undecided,
+        Accepted,
+        Rejected,
+        Skipped
+    }
+
+    struct RoundData {
+        uint40 openedAt;
+        uint40 proposedAt;
+        uint40 finalizedAt;
+        uint8 proposerIndex;
+        uint8 approvals;
+        uint8 rejections;
+        Outcome outcome;
+    }
+
+    struct Progress {
+        uint64 currentRound;
+        uint64 modelRound;
+    }
+
+    uint256 private immutable _memberCount;
+    uint256 private immutable _thresholdBps;
+    uint256 private immutable _proposalWindow;
+    uint256 private immutable _voteWindow;
+    uint256 private immutable _maxRounds;
+    bytes32 private immutable _specDigest;
+    bytes32 private immutable _initialDigest;
+
+    Progress private _progress;
+    mapping(uint256 round => RoundData) private _rounds;
+    mapping(uint256 round => bytes32) private _digests;
+    mapping(address account => mapping(uint256 window => uint256 word)) private _memberWords;
+    mapping(uint256 index => address) private _memberAt;
+    mapping(address member => string) private _groupNameOf;
+
+    /// @param members_ the roster, 1..256 distinct nonzero addresses; its order is the roster index
+    /// @param groupNames one research group's name per member, same order
+    /// @param thresholdBps_ approval threshold in basis points of the eligible voters (5000 = half)
+    /// @param proposalWindow_ seconds the proposer has from the round's opening
+    /// @param voteWindow_ seconds the voters have from the proposal
+    /// @param specDigest_ sha256 of the model spec every member trains (the spec is `specCid`)
+    /// @param initialDigest_ sha256 of the initial weights, the shared model of round 0
+    /// @param maxRounds_ the experiment ends after this many rounds; 0 = unlimited
+    constructor(
+        address[] memory members_,
+        string[] memory groupNames,
+        uint16 thresholdBps_,
+        uint32 proposalWindow_,
+        uint32 voteWindow_,
+        bytes32 specDigest_,
+        string memory specCid,
+        bytes32 initialDigest_,
+        string memory initialCid,
+        uint32 maxRounds_
+    ) {
+        uint256 count = members_.length;
+        if (count == 0 || count > MAX_MEMBERS) revert ExperimentMemberCountInvalid(count, MAX_MEMBERS);
+        if (groupNames.length != count) revert ExperimentGroupNamesMismatch(count, groupNames.length);
+        if (thresholdBps_ == 0 || thresholdBps_ > BPS) revert ExperimentThresholdInvalid(thresholdBps_);
+        if (proposalWindow_ == 0 || voteWindow_ == 0) revert ExperimentWindowInvalid(proposalWindow_, voteWindow_);
+        if (specDigest_ == bytes32(0) || initialDigest_ == bytes32(0)) {
+            revert ExperimentDigestEmpty(specDigest_, initialDigest_);
+        }
+
+        _memberCount = count;
+        _thresholdBps = thresholdBps_;
+        _proposalWindow = proposalWindow_;
+        _voteWindow = voteWindow_;
+        _maxRounds = maxRounds_;
+        _specDigest = specDigest_;
+        _initialDigest = initialDigest_;
+
+        emit ExperimentCreated(
+            specDigest_, specCid, initialDigest_, initialCid, thresholdBps_, proposalWindow_, voteWindow_, maxRounds_
+        );
+        for (uint256 i = 0; i < count; ++i) {
+            address member = members_[i];
+            if (member == address(0)) revert ExperimentMemberZeroAddress(i);
+            if (_isMember(member)) revert ExperimentMemberDuplicate(i, member);
+            _memberWords[member][0] = REGISTERED | i;
+            _memberAt[i] = member;
+            _groupNameOf[member] = groupNames[i];
+            emit MemberRegistered(i, member, groupNames[i]);
+        }
+        _progress.currentRound = 1;
+        _openRound(1);
+    }
+
+    // ------------------------------------------------------------------------------- actions
+
+    /// @inheritdoc ICollaborativeLearning
+    function propose(uint256 round, bytes32 digest, string calldata cid) external {
+        RoundData memory data = _rounds[round];
+        _requireState(round, _stateOf(data), _bit(RoundState.Proposing));
+        address proposer = _memberAt[data.proposerIndex];
+        if (msg.sender != proposer) revert ProposalUnauthorized(round, msg.sender, proposer);
+        if (digest == bytes32(0)) revert ProposalDigestEmpty(round);
+        if (bytes(cid).length == 0) revert ProposalCidEmpty(round);
+
+        _digests[round] = digest;
+        data.proposedAt = uint40(block.timestamp);
+        emit WeightsProposed(round, msg.sender, digest, cid);
+        if (_memberCount == 1) {
+            _finalize(round, data, RoundState.VotingClosed); // no eligible voter: every vote is in
+        } else {
+            _rounds[round].proposedAt = data.proposedAt;
+        }
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function vote(uint256 round, bool approve, int64 voteScore, int64 testScore) external {
+        RoundData memory data = _rounds[round];
+        _requireState(round, _stateOf(data), _bit(RoundState.Voting));
+        _recordBallot(round, msg.sender, data.proposerIndex);
+
+        unchecked {
+            // at most 255 eligible voters, each counted once: neither tally overflows uint8
+            if (approve) ++data.approvals;
+            else ++data.rejections;
+        }
+        emit VoteCast(round, msg.sender, approve, voteScore, testScore);
+        if (uint256(data.approvals) + data.rejections == _memberCount - 1) {
+            _finalize(round, data, RoundState.VotingClosed); // the last eligible vote decides
+        } else {
+            _rounds[round] = data;
+        }
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function finalize(uint256 round) external {
+        RoundData memory data = _rounds[round];
+        RoundState state = _stateOf(data);
+        _requireState(round, state, DECIDED);
+        _finalize(round, data, state);
+    }
+
+    // --------------------------------------------------------------------------------- views
+
+    /// @inheritdoc ICollaborativeLearning
+    function currentRound() external view returns (uint256) {
+        return _progress.currentRound;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function proposerOf(uint256 round) external view returns (address) {
+        RoundData memory data = _rounds[round];
+        _requireState(round, _stateOf(data), OPENED);
+        return _memberAt[data.proposerIndex];
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function roundState(uint256 round) external view returns (RoundState) {
+        return _stateOf(_rounds[round]);
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function roundInfo(uint256 round) external view returns (RoundInfo memory info) {
+        RoundData memory data = _rounds[round];
+        info.state = _stateOf(data);
+        if (info.state == RoundState.Unopened) return info;
+        info.proposer = _memberAt[data.proposerIndex];
+        info.openedAt = data.openedAt;
+        info.proposalDeadline = data.openedAt + _proposalWindow;
+        info.proposedAt = data.proposedAt;
+        info.voteDeadline = data.proposedAt == 0 ? 0 : data.proposedAt + _voteWindow;
+        info.finalizedAt = data.finalizedAt;
+        info.approvals = data.approvals;
+        info.rejections = data.rejections;
+        info.digest = _digests[round];
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function deadlineOf(uint256 round) external view returns (uint256) {
+        RoundData memory data = _rounds[round];
+        if (data.openedAt == 0 || data.outcome != Outcome.Undecided) return 0;
+        return data.proposedAt == 0 ? data.openedAt + _proposalWindow : data.proposedAt + _voteWindow;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function currentModel() external view returns (bytes32 digest, uint256 round) {
+        round = _progress.modelRound;
+        digest = _modelDigest(round);
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function isFinished() external view returns (bool) {
+        return _maxRounds != 0 && _progress.currentRound > _maxRounds;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function isMember(address account) external view returns (bool) {
+        return _isMember(account);
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function memberCount() external view returns (uint256) {
+        return _memberCount;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function memberAt(uint256 index) external view returns (address) {
+        if (index >= _memberCount) revert MemberIndexOutOfRange(index, _memberCount);
+        return _memberAt[index];
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function members() external view returns (address[] memory roster) {
+        roster = new address[](_memberCount);
+        for (uint256 i = 0; i < roster.length; ++i) {
+            roster[i] = _memberAt[i];
+        }
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function groupName(address member) external view returns (string memory) {
+        if (!_isMember(member)) revert MemberUnknown(member);
+        return _groupNameOf[member];
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function hasVoted(uint256 round, address voter) external view returns (bool) {
+        return _memberWords[voter][round / ROUNDS_PER_WORD] & _votedBit(round) != 0;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function thresholdBps() external view returns (uint256) {
+        return _thresholdBps;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function proposalWindow() external view returns (uint256) {
+        return _proposalWindow;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function voteWindow() external view returns (uint256) {
+        return _voteWindow;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function maxRounds() external view returns (uint256) {
+        return _maxRounds;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function specDigest() external view returns (bytes32) {
+        return _specDigest;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function initialDigest() external view returns (bytes32) {
+        return _initialDigest;
+    }
+
+    // ------------------------------------------------------------------------------ internal
+
+    /// @dev The one place the round rules decide where a round stands. A deadline is inclusive:
+    /// at `openedAt + proposalWindow` the proposer may still propose, one second later it may not.
+    function _stateOf(RoundData memory data) private view returns (RoundState) {
+        if (data.openedAt == 0) return RoundState.Unopened;
+        if (data.outcome == Outcome.Accepted) return RoundState.Accepted;
+        if (data.outcome == Outcome.Rejected) return RoundState.Rejected;
+        if (data.outcome == Outcome.Skipped) return RoundState.Skipped;
+        if (data.proposedAt == 0) {
+            return block.timestamp <= data.openedAt + _proposalWindow ? RoundState.Proposing : RoundState.ProposalExpired;
+        }
+        return block.timestamp <= data.proposedAt + _voteWindow ? RoundState.Voting : RoundState.VotingClosed;
+    }
+
+    /// @dev The one guard of every state change (after OpenZeppelin Governor's
+    /// `_validateStateBitmap`): reverts unless `current` is among `allowed`.
+    function _requireState(uint256 round, RoundState current, bytes32 allowed) private pure {
+        if (_bit(current) & allowed == 0) revert RoundUnexpectedState(round, current, allowed);
+    }
+
+    function _bit(RoundState state) private pure returns (bytes32) {
+        return bytes32(1 << uint8(state));
+    }
+
+    /// @dev Marks `voter`'s vote in `round`, refusing non-members, the proposer and a second vote.
+    function _recordBallot(uint256 round, address voter, uint256 proposerIndex) private {
+        uint256 window = round / ROUNDS_PER_WORD;
+        uint256 word = _memberWords[voter][window];
+        if (word == 0) word = _memberWords[voter][0] & (REGISTERED | INDEX_MASK); // a fresh window
+        if (word & REGISTERED == 0) revert VoterNotMember(round, voter);
+        if (word & INDEX_MASK == proposerIndex) revert VoterIsProposer(round, voter);
+        uint256 voted = _votedBit(round);
+        if (word & voted != 0) revert VoterAlreadyVoted(round, voter);
+        _memberWords[voter][window] = word | voted;
+    }
+
+    function _votedBit(uint256 round) private pure returns (uint256) {
+        return 1 << (ROSTER_BITS + round % ROUNDS_PER_WORD);
+    }
+
+    function _isMember(address account) private view returns (bool) {
+        return _memberWords[account][0] & REGISTERED != 0;
+    }
+
+    /// @dev Ends `round`, decided in `state` (ProposalExpired or VotingClosed), and opens the next
+    /// one unless `round` was the last.
+    function _finalize(uint256 round, RoundData memory data, RoundState state) private {
+        Progress memory progress = _progress;
+        RoundState outcome;
+        if (state == RoundState.ProposalExpired) {
+            outcome = RoundState.Skipped;
+            data.outcome = Outcome.Skipped;
+        } else if (uint256(data.approvals) * BPS >= _thresholdBps * (_memberCount - 1)) {
+            outcome = RoundState.Accepted;
+            data.outcome = Outcome.Accepted;
+            progress.modelRound = uint64(round);
+        } else {
+            outcome = RoundState.Rejected;
+            data.outcome = Outcome.Rejected;
+        }
+        data.finalizedAt = uint40(block.timestamp);
+        _rounds[round] = data;
+        emit RoundFinalized(round, outcome, data.approvals, data.rejections, _modelDigest(progress.modelRound));
+
+        progress.currentRound = uint64(round + 1);
+        _progress = progress;
+        if (_maxRounds == 0 || round < _maxRounds) _openRound(round + 1);
+    }
+
+    /// @dev Opens `round` and draws its proposer.
+    ///
+    /// Who can bias the draw, and how much: the seed mixes `block.prevrandao`, the previous block's
+    /// hash, this contract's address and the round, in the block that opens the round (deployment
+    /// for round 1, the finalizing transaction for the others). No member chooses any of these
+    /// directly, but (1) the block producer (a proof-of-stake proposer, or the sequencer of a rollup
+    /// or devnet) knows the seed before publishing its block and may withhold the block, forfeiting
+    /// its reward, to reroll once per slot it controls: one bit of bias per controlled slot, not a
+    /// free choice; a sequencer that orders transactions alone can choose freely. (2) The member who
+    /// sends the finalizing transaction (or the last vote) chooses which block it lands in, and with
+    /// the seed computable from public data it can delay its transaction until a block gives a
+    /// draw it likes, limited by the deadlines and by other members who may finalize first;
+    /// anyone can finalize, so honest members shrink that room by finalizing promptly.
+    /// prevrandao is only as random as the chain makes it (a devnet may fix it).
+    function _openRound(uint256 round) private {
+        uint256 seed = uint256(keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1), address(this), round)));
+        uint256 proposerIndex = seed % _memberCount;
+        _rounds[round] = RoundData({
+            openedAt: uint40(block.timestamp),
+            proposedAt: 0,
+            finalizedAt: 0,
+            proposerIndex: uint8(proposerIndex),
+            approvals: 0,
+            rejections: 0,
+            outcome: Outcome.Undecided
+        });
+        emit RoundOpened(round, _memberAt[proposerIndex], block.timestamp + _proposalWindow);
+    }
+
+    /// @dev The digest of the weights accepted in `modelRound` (0 = the initial weights).
+    function _modelDigest(uint256 modelRound) private view returns (bytes32) {
+        return modelRound == 0 ? _initialDigest : _digests[modelRound];
+    }
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+/// @title The round protocol of one collaborative-learning experiment
+/// @notice A fixed roster of research groups trains one shared model in rounds. Each round one
+/// member, drawn at random, proposes new weights (their sha256 digest here, the bytes in IPFS under
+/// `cid`); every other member scores them on its private data and votes; if enough approve, the
+/// weights become the shared model. Nobody, after deployment, has powers the others lack.
+/// @dev Shared names (the state enum, the audit struct, events, errors) live here, once; the
+/// implementation inherits the documentation of each function. Rounds count from 1; round 0 stands for the
+/// initial weights in `currentModel`.
+interface ICollaborativeLearning {
+    // ---------------------------------------------------------------------------------- types
+
+    /// @notice Where a round stands. Derived in one view from stored fields and the clock, never
+    /// stored. The order is part of the interface (learnledger.ledger.api.RoundState mirrors it).
+    enum RoundState {
+        Unopened, //        not opened yet, or beyond the experiment's last round
+        Proposing, //       open, waiting for the proposer, proposal deadline not passed
+        Voting, //          weights proposed, vote deadline not passed, votes missing
+        ProposalExpired, // proposal deadline passed with no proposal: finalize skips the round
+        VotingClosed, //    vote deadline passed with votes missing: finalize decides the round
+        Accepted, //        finalized: the proposed weights are the shared model
+        Rejected, //        finalized: too few approvals, the shared model is unchanged
+        Skipped //          finalized with no proposal, the shared model is unchanged
+    }
+
+    /// @notice Everything the audit needs about one round, in one call.
+    /// @dev Times are unix seconds; a time or deadline that does not apply (yet) is 0. A deadline
+    /// is the last second at which its action is still allowed.
+    struct RoundInfo {
+        RoundState state;
+        address proposer;
+        uint256 openedAt;
+        uint256 proposalDeadline;
+        uint256 proposedAt;
+        uint256 voteDeadline;
+        uint256 finalizedAt;
+        uint256 approvals;
+        uint256 rejections;
+        bytes32 digest;
+    }
+
+    // --------------------------------------------------------------------------------- errors
+
+    /// @dev The roster is empty or longer than `maxCount` members.
+    error ExperimentMemberCountInvalid(uint256 count, uint256 maxCount);
+    /// @dev Each member needs exactly one group name.
+    error ExperimentGroupNamesMismatch(uint256 memberCount, uint256 groupNameCount);
+    /// @dev The member at `index` is the zero address.
+    error ExperimentMemberZeroAddress(uint256 index);
+    /// @dev The member at `index` appears earlier in the roster too.
+    error ExperimentMemberDuplicate(uint256 index, address member);
+    /// @dev The approval threshold must lie in 1..10000 basis points.
+    error ExperimentThresholdInvalid(uint256 thresholdBps);
+    /// @dev Both windows must be at least one second.
+    error ExperimentWindowInvalid(uint256 proposalWindow, uint256 voteWindow);
+    /// @dev The model spec and the initial weights must be named by a nonzero digest.
+    error ExperimentDigestEmpty(bytes32 specDigest, bytes32 initialDigest);
+    /// @dev `round` is in state `current`; the action needs one of `expectedStates`
+    /// (bit i set = RoundState(i) allowed).
+    error RoundUnexpectedState(uint256 round, RoundState current, bytes32 expectedStates);
+    /// @dev Only the round's drawn `proposer` may propose; `caller` is not it.
+    error ProposalUnauthorized(uint256 round, address caller, address proposer);
+    /// @dev Weights are named by their sha256 digest, which is never zero.
+    error ProposalDigestEmpty(uint256 round);
+    /// @dev Without a CID the other members cannot fetch the weights.
+    error ProposalCidEmpty(uint256 round);
+    /// @dev Only members vote.
+    error VoterNotMember(uint256 round, address caller);
+    /// @dev The proposer does not vote on its own weights.
+    error VoterIsProposer(uint256 round, address voter);
+    /// @dev Each member votes once per round.
+    error VoterAlreadyVoted(uint256 round, address voter);
+    /// @dev `account` is not on the roster.
+    error MemberUnknown(address account);
+    /// @dev Roster indices run from 0 to `count - 1`.
+    error MemberIndexOutOfRange(uint256 index, uint256 count);
+
+    // --------------------------------------------------------------------------------- events
+
+    /// @notice The experiment's fixed terms, emitted once at deployment.
+    event ExperimentCreated(
+        bytes32 specDigest,
+        string specCid,
+        bytes32 initialDigest,
+        string initialCid,
+        uint256 thresholdBps,
+        uint256 proposalWindow,
+        uint256 voteWindow,
+        uint256 maxRounds
+    );
+    /// @notice A member of the fixed roster, emitted once per member at deployment.
+    event MemberRegistered(uint256 indexed index, address indexed member, string groupName);
+    /// @notice `round` is open and `proposer` may propose until `proposalDeadline` (inclusive).
+    event RoundOpened(uint256 indexed round, address indexed proposer, uint256 proposalDeadline);
+    /// @notice `proposer` proposed weights with sha256 `digest`, fetchable from IPFS as `cid`.
+    event WeightsProposed(uint256 indexed round, address indexed proposer, bytes32 digest, string cid);
+    /// @notice `voter` voted on the round's weights, with its scores (metric * 1e6) on its private
+    /// vote set and test set.
+    event VoteCast(uint256 indexed round, address indexed voter, bool approve, int64 voteScore, int64 testScore);
+    /// @notice `round` ended as `outcome` (Accepted, Rejected or Skipped); `modelDigest` is the
+    /// shared model after it.
+    event RoundFinalized(
+        uint256 indexed round, RoundState outcome, uint256 approvals, uint256 rejections, bytes32 modelDigest
+    );
+
+    // ------------------------------------------------------------------------------- actions
+
+    /// @notice Propose the weights for `round`: only its proposer, only while it is Proposing.
+    /// @dev In a one-member experiment nobody is eligible to vote, so every vote is in at once:
+    /// the proposal is accepted (0 approvals meet a threshold of 0 votes) in this same call.
+    function propose(uint256 round, bytes32 digest, string calldata cid) external;
+
+    /// @notice Vote on the weights proposed in `round`: members other than the proposer, once
+    /// each, while it is Voting. The last eligible vote finalizes the round in the same call.
+    /// @param voteScore the metric on the voter's vote set, times 1e6
+    /// @param testScore the metric on the voter's test set, times 1e6
+    function vote(uint256 round, bool approve, int64 voteScore, int64 testScore) external;
+
+    /// @notice Finalize a decided round: anyone, once it is ProposalExpired (the round is skipped)
+    /// or VotingClosed (accepted iff approvals * 10000 >= thresholdBps * (memberCount - 1); a
+    /// missing vote is not an approval). Opens the next round unless it was the last.
+    function finalize(uint256 round) external;
+
+    // --------------------------------------------------------------------------------- views
+
+    /// @notice The round now open; once the last round is finalized, the one after it.
+    function currentRound() external view returns (uint256);
+
+    /// @notice The member drawn to propose in `round`; reverts while `round` is Unopened.
+    function proposerOf(uint256 round) external view returns (address);
+
+    /// @notice Where `round` stands now.
+    function roundState(uint256 round) external view returns (RoundState);
+
+    /// @notice Everything about `round` the audit needs, in one call.
+    function roundInfo(uint256 round) external view returns (RoundInfo memory);
+
+    /// @notice The last second of `round`'s running (or expired) phase: the proposal deadline
+    /// before a proposal, the vote deadline after; 0 for rounds Unopened or finalized.
+    function deadlineOf(uint256 round) external view returns (uint256);
+
+    /// @notice The shared model: the digest of its weights and the round that set it (0 = initial).
+    function currentModel() external view returns (bytes32 digest, uint256 round);
+
+    /// @notice True once the last round (if `maxRounds` is not 0) is finalized.
+    function isFinished() external view returns (bool);
+
+    function isMember(address account) external view returns (bool);
+
+    function memberCount() external view returns (uint256);
+
+    /// @notice The member at roster position `index` (0-based, deployment order).
+    function memberAt(uint256 index) external view returns (address);
+
+    /// @notice The whole roster in deployment order.
+    function members() external view returns (address[] memory);
+
+    /// @notice The research group's name of `member`.
+    function groupName(address member) external view returns (string memory);
+
+    function hasVoted(uint256 round, address voter) external view returns (bool);
+
+    function thresholdBps() external view returns (uint256);
+
+    function proposalWindow() external view returns (uint256);
+
+    function voteWindow() external view returns (uint256);
+
+    /// @notice The number of rounds after which the experiment ends; 0 = unlimited.
+    function maxRounds() external view returns (uint256);
+
+    function specDigest() external view returns (bytes32);
+
+    function initialDigest() external view returns (bytes32);
+}

@@ -1,0 +1,147 @@
+"""The contract seen through the ``Ledger`` interface, acting as one member's account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from web3 import Web3
+
+from learnledger.ledger.api import (
+    Member,
+    Proposal,
+    RoundRecord,
+    RoundState,
+    SharedModel,
+)
+from learnledger.ledger.artifact import load_artifact
+from learnledger.ledger.chain import chain_clock
+from learnledger.ledger.errors import RevertDecoder
+from learnledger.ledger.history import ROUND_EVENTS, EventReader, fold_history
+from learnledger.ledger.params import Deployment
+from learnledger.ledger.transact import Transactor
+
+VIEW_BLOCK = "pending"
+"""Views read the block the next transaction lands in, so a state read here is the state an
+action sent now would meet (the latest block's clock may already be past a deadline's edge)."""
+
+
+class ContractLedger:
+    """One member's typed client of a deployed experiment (implements ``api.Ledger``).
+
+    Args:
+        w3: a connection to the chain holding ``deployment``.
+        deployment: where the contract lives (from ``deploy`` or ``Deployment.load``).
+        key: the private key (hex) this handle signs with; it need not be a member's (anyone may
+            finalize), but only members propose and vote.
+        clock: the chain's idea of now, for deadlines. Default: the latest block's time or the
+            wall clock, whichever is later.
+    """
+
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: Deployment,
+        key: str,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        artifact = load_artifact()
+        self.w3 = w3
+        self.deployment = deployment
+        self.contract = w3.eth.contract(address=deployment.address, abi=artifact.abi)
+        self._sender = Transactor(w3, key, RevertDecoder(artifact.abi))
+        self._events = EventReader(w3, deployment.address, artifact.abi)
+        self._clock = clock or (lambda: chain_clock(w3))
+        self._members: tuple[Member, ...] | None = None
+
+    # ------------------------------------------------------------------------------- reading
+
+    @property
+    def account(self) -> str:
+        return self._sender.address
+
+    def _view(self, name: str, *args: Any) -> Any:
+        return self._sender.call(getattr(self.contract.functions, name)(*args), VIEW_BLOCK)
+
+    def members(self) -> tuple[Member, ...]:
+        """The roster with group names, read once from the registration events (it never changes)."""
+        if self._members is None:
+            registered = self._events.logs(self.deployment.block, ("MemberRegistered",))
+            self._members = tuple(
+                sorted(
+                    (Member(int(a["index"]), a["member"], a["groupName"]) for _, a in registered),
+                    key=lambda m: m.index,
+                )
+            )
+        return self._members
+
+    def current_round(self) -> int:
+        return int(self._view("currentRound"))
+
+    def is_finished(self) -> bool:
+        return bool(self._view("isFinished"))
+
+    def round_state(self, round: int) -> RoundState:
+        return RoundState(self._view("roundState", round))
+
+    def round_info(self, round: int) -> dict[str, Any]:
+        """Everything the contract stores about ``round`` (its RoundInfo struct), in one call."""
+        names = [c["name"] for c in _struct_components(self.contract.abi, "roundInfo")]
+        info = dict(zip(names, self._view("roundInfo", round)))
+        info["state"] = RoundState(info["state"])
+        info["digest"] = bytes(info["digest"])
+        return info
+
+    def proposer_of(self, round: int) -> str:
+        return str(self._view("proposerOf", round))
+
+    def proposal(self, round: int) -> Proposal | None:
+        proposed = list(
+            self._events.logs(
+                self.deployment.block, ("WeightsProposed",), [["0x" + round.to_bytes(32, "big").hex()]]
+            )
+        )
+        if not proposed:
+            return None
+        args = proposed[0][1]
+        return Proposal(round, args["proposer"], bytes(args["digest"]), args["cid"])
+
+    def current_model(self) -> SharedModel:
+        digest, round_ = self._view("currentModel")
+        return SharedModel(bytes(digest), int(round_))
+
+    def has_voted(self, round: int, voter: str) -> bool:
+        return bool(self._view("hasVoted", round, Web3.to_checksum_address(voter)))
+
+    def seconds_until_deadline(self, round: int) -> float | None:
+        deadline = int(self._view("deadlineOf", round))
+        return None if deadline == 0 else deadline - self._clock()
+
+    def history(self) -> list[RoundRecord]:
+        events = self._events.logs(self.deployment.block, ROUND_EVENTS)
+        return fold_history(events, self.deployment.params.initial_digest, self.round_state)
+
+    # ------------------------------------------------------------------------------- acting
+
+    def _send(self, name: str, *args: Any) -> dict[str, Any]:
+        return self._sender.send(self.deployment.address, self.contract.encode_abi(name, list(args)))
+
+    def propose(self, round: int, digest: bytes, cid: str) -> None:
+        self._send("propose", round, digest, cid)
+
+    def vote(self, round: int, approve: bool, vote_score: int, test_score: int) -> None:
+        self._send("vote", round, approve, vote_score, test_score)
+
+    def finalize(self, round: int) -> None:
+        self._send("finalize", round)
+
+    @property
+    def last_gas_used(self) -> int:
+        """Gas of this handle's last transaction (for the gas benchmark)."""
+        return self._sender.last_gas_used
+
+
+def _struct_components(abi: list[dict[str, Any]], function: str) -> list[dict[str, Any]]:
+    (entry,) = (e for e in abi if e.get("type") == "function" and e["name"] == function)
+    components: list[dict[str, Any]] = entry["outputs"][0]["components"]
+    return components

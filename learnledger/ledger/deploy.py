@@ -1,0 +1,34 @@
+"""Deploy one experiment's contract and describe where it lives."""
+
+from __future__ import annotations
+
+from eth_abi import encode as abi_encode
+from web3 import Web3
+
+from learnledger.ledger.artifact import load_artifact
+from learnledger.ledger.errors import RevertDecoder
+from learnledger.ledger.params import Deployment, ExperimentParams
+from learnledger.ledger.transact import Transactor
+
+
+def deploy(w3: Web3, key: str, params: ExperimentParams, rpc_url: str | None = None) -> Deployment:
+    """Deploy the contract with ``params``, sent from ``key``'s account.
+
+    A roster or setting the contract refuses raises ContractRevert naming the problem (for example
+    ``ExperimentMemberDuplicate(index, member)``) before anything is sent.
+    """
+    artifact = load_artifact()
+    sender = Transactor(w3, key, RevertDecoder(artifact.abi))
+    (constructor,) = (entry for entry in artifact.abi if entry["type"] == "constructor")
+    types = [param["type"] for param in constructor["inputs"]]
+    data = artifact.bytecode + abi_encode(types, params.constructor_args()).hex()
+    receipt = sender.send(None, data)
+    tx_hash = receipt["transactionHash"]
+    return Deployment(
+        address=Web3.to_checksum_address(receipt["contractAddress"]),
+        chain_id=w3.eth.chain_id,
+        block=int(receipt["blockNumber"]),
+        rpc_url=rpc_url,
+        params=params,
+        tx_hash="0x" + bytes(tx_hash).hex(),
+    )

@@ -1,0 +1,94 @@
+"""Turn a revert's raw data into the contract's custom error, by name and arguments.
+
+The ABI lists every custom error; its 4-byte selector starts the revert data. The decoded
+``ContractRevert`` carries the same name and arguments the reference model raises, plus a hint that
+says, in words, what happened and what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+
+from learnledger.ledger.api import ContractRevert, RoundState
+
+
+def expected_states(bitmap: bytes | int) -> tuple[RoundState, ...]:
+    """The states a ``RoundUnexpectedState`` error allowed (bit i set = RoundState(i))."""
+    bits = int.from_bytes(bitmap, "big") if isinstance(bitmap, bytes) else bitmap
+    return tuple(state for state in RoundState if bits >> state & 1)
+
+
+def state_bitmap(*states: RoundState) -> bytes:
+    """The inverse of ``expected_states``: a bytes32 with one bit per allowed state."""
+    return sum(1 << state for state in states).to_bytes(32, "big")
+
+
+def hint_for(name: str, args: tuple[Any, ...]) -> str:
+    """A sentence for a person: why the contract refused and what to do next."""
+    if name == "RoundUnexpectedState":
+        round_, current, allowed = args
+        wanted = " or ".join(s.name for s in expected_states(allowed))
+        return (
+            f"round {round_} is {RoundState(current).name}, the action needs {wanted}; "
+            "read current_round() and round_state() and act on the round now open"
+        )
+    hints = {
+        "ProposalUnauthorized": "only the round's drawn proposer may propose; see proposer_of(round)",
+        "ProposalDigestEmpty": "pass the sha256 digest of the weights' bytes",
+        "ProposalCidEmpty": "store the weights first and pass their CID",
+        "VoterNotMember": "only members on the roster vote; check the account and the deployment",
+        "VoterIsProposer": "the proposer does not vote on its own weights",
+        "VoterAlreadyVoted": "each member votes once per round; wait for the next round",
+        "MemberUnknown": "that account is not on the roster",
+        "MemberIndexOutOfRange": "roster indices run from 0 to memberCount() - 1",
+        "ExperimentMemberCountInvalid": "an experiment has 1 to 256 members",
+        "ExperimentGroupNamesMismatch": "give exactly one group name per member",
+        "ExperimentMemberZeroAddress": "remove the zero address from the members",
+        "ExperimentMemberDuplicate": "list each member once",
+        "ExperimentThresholdInvalid": "the threshold is in basis points, 1 to 10000 (5000 = half)",
+        "ExperimentWindowInvalid": "both windows are in seconds and must be at least 1",
+        "ExperimentDigestEmpty": "pass the sha256 digests of the model spec and the initial weights",
+    }
+    return hints.get(name, "")
+
+
+class RevertDecoder:
+    """Decodes revert data against one contract's ABI (custom errors, Error(string), Panic)."""
+
+    def __init__(self, abi: list[dict[str, Any]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str]]] = {
+            bytes([0x08, 0xC3, 0x79, 0xA0]): ("Error", ["string"]),
+            bytes([0x4E, 0x48, 0x7B, 0x71]): ("Panic", ["uint256"]),
+        }
+        for entry in abi:
+            if entry.get("type") == "error":
+                types = [_canonical_type(i) for i in entry["inputs"]]
+                signature = f"{entry['name']}({','.join(types)})"
+                self._errors[function_signature_to_4byte_selector(signature)] = (entry["name"], types)
+
+    def decode(self, data: bytes) -> ContractRevert | None:
+        """The revert named by ``data``, or None if no known error matches it."""
+        if len(data) < 4 or data[:4] not in self._errors:
+            return None
+        name, types = self._errors[data[:4]]
+        try:
+            values = abi_decode(types, data[4:])
+        except Exception:
+            return None
+        args = tuple(_normalise(t, v) for t, v in zip(types, values))
+        return ContractRevert(name, args, hint_for(name, args))
+
+
+def _canonical_type(param: dict[str, Any]) -> str:
+    """The ABI type as it appears in a signature (enums are uint8 in the ABI already)."""
+    return str(param["type"])
+
+
+def _normalise(abi_type: str, value: Any) -> Any:
+    """Checksummed addresses, so refusals compare equal to the reference model's."""
+    if abi_type == "address":
+        return to_checksum_address(value)
+    return value

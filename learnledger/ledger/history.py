@@ -1,0 +1,122 @@
+"""The rounds of an experiment, rebuilt from the contract's events alone.
+
+Events are read with ``eth_getLogs`` in chunks of blocks from the deployment block on (public
+nodes cap a query's block range), then folded round by round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import Web3
+from web3._utils.events import get_event_data
+
+from learnledger.ledger.api import Proposal, RoundRecord, RoundState, Vote
+
+LOG_CHUNK_BLOCKS = 5_000
+"""Blocks per eth_getLogs query; public RPC endpoints refuse much larger ranges."""
+
+ROUND_EVENTS = ("RoundOpened", "WeightsProposed", "VoteCast", "RoundFinalized")
+
+
+@dataclass
+class _RoundFold:
+    """A round's events gathered so far."""
+
+    round: int
+    proposer: str
+    proposal: Proposal | None = None
+    votes: list[Vote] = field(default_factory=list)
+    outcome: RoundState | None = None
+    approvals: int = 0
+    rejections: int = 0
+    model_digest: bytes | None = None
+
+
+class EventReader:
+    """Decodes the contract's events from raw logs, by topic."""
+
+    def __init__(self, w3: Web3, address: str, abi: list[dict[str, Any]]) -> None:
+        self.w3 = w3
+        self.address = Web3.to_checksum_address(address)
+        self._events: dict[bytes, dict[str, Any]] = {}
+        for entry in abi:
+            if entry.get("type") == "event":
+                types = ",".join(i["type"] for i in entry["inputs"])
+                self._events[Web3.keccak(text=f"{entry['name']}({types})")] = entry
+
+    def topic(self, name: str) -> str:
+        for topic, entry in self._events.items():
+            if entry["name"] == name:
+                return "0x" + topic.hex()
+        raise KeyError(name)
+
+    def logs(
+        self, from_block: int, names: tuple[str, ...], extra_topics: list[Any] | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(event name, decoded args) for each matching log from ``from_block`` to the latest."""
+        latest = self.w3.eth.block_number
+        topics: list[Any] = [[self.topic(n) for n in names], *(extra_topics or [])]
+        start = from_block
+        while start <= latest:
+            end = min(start + LOG_CHUNK_BLOCKS - 1, latest)
+            raw = self.w3.eth.get_logs(
+                {"address": self.address, "fromBlock": start, "toBlock": end, "topics": topics}
+            )
+            for log in raw:
+                entry = self._events[bytes(log["topics"][0])]
+                event = get_event_data(self.w3.codec, entry, log)
+                yield entry["name"], dict(event["args"])
+            start = end + 1
+
+
+def fold_history(
+    events: Iterator[tuple[str, dict[str, Any]]],
+    initial_digest: bytes,
+    state_of: Callable[[int], RoundState],
+) -> list[RoundRecord]:
+    """Round records from events in chain order; ``state_of`` names the state of unfinished rounds."""
+    rounds: dict[int, _RoundFold] = {}
+    for name, args in events:
+        number = int(args["round"])
+        if name == "RoundOpened":
+            rounds[number] = _RoundFold(number, args["proposer"])
+            continue
+        fold = rounds[number]
+        if name == "WeightsProposed":
+            fold.proposal = Proposal(number, args["proposer"], bytes(args["digest"]), args["cid"])
+        elif name == "VoteCast":
+            vote = Vote(number, args["voter"], args["approve"], args["voteScore"], args["testScore"])
+            fold.votes.append(vote)
+        elif name == "RoundFinalized":
+            fold.outcome = RoundState(args["outcome"])
+            fold.approvals = int(args["approvals"])
+            fold.rejections = int(args["rejections"])
+            fold.model_digest = bytes(args["modelDigest"])
+
+    records = []
+    model = initial_digest
+    for number in sorted(rounds):
+        fold = rounds[number]
+        if fold.outcome is None:
+            state = state_of(number)
+            approvals = sum(v.approve for v in fold.votes)
+            rejections = len(fold.votes) - approvals
+        else:
+            state, approvals, rejections = fold.outcome, fold.approvals, fold.rejections
+            model = fold.model_digest or model
+        records.append(
+            RoundRecord(
+                round=number,
+                proposer=fold.proposer,
+                state=state,
+                proposal=fold.proposal,
+                votes=tuple(fold.votes),
+                approvals=approvals,
+                rejections=rejections,
+                model_digest=model,
+            )
+        )
+    return records
