@@ -273,3 +273,17 @@ def test_parameter_errors_are_clear():
         KuboStore(timeout=0)
     with pytest.raises(InvalidCid, match="cid_version=2"):
         KuboStore(cid_version=2)
+
+
+def test_damaged_object_is_caught_by_the_client_or_by_a_verifying_server(server, kubo):
+    cid = kubo.put(WEIGHTS)
+    path = server.store.path_of(cid)
+    path.chmod(0o644)
+    damaged = bytearray(WEIGHTS)
+    damaged[5] ^= 0x40
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ContentCorrupted, match="served wrong bytes"):
+        kubo.get(cid)  # served as stored (like kubo's HashOnRead=false); the client verifies
+    server.verify_reads = True
+    with pytest.raises(StoreError, match="is damaged"):
+        kubo.get(cid)

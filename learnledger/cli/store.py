@@ -79,6 +79,9 @@ def serve(
                                         "~/.local/share/learnledger/store)."),
     cid_version: int = typer.Option(1, "--cid-version", help="CID version for adds that do "
                                     "not name one (kubo clients usually do)."),
+    verify_reads: bool = typer.Option(False, "--verify-reads", help="Hash every object before "
+                                      "serving it (default: serve as stored, like kubo; "
+                                      "clients verify)."),
 ) -> None:
     """Serve the embedded store over the Kubo RPC subset (add, cat, pin/add, version)."""
     from learnledger.store.server import StoreServer
@@ -87,7 +90,7 @@ def serve(
         fail(f"--port must be between 0 and 65535; received: {port}")
     local = _open(None, root, cid_version)
     try:
-        server = StoreServer(local, host, port)
+        server = StoreServer(local, host, port, verify_reads=verify_reads)
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port or --host")
     console.print(f"serving {local.root} as a Kubo RPC node at {server.url} (Ctrl-C stops)")

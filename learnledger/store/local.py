@@ -19,7 +19,9 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from learnledger.store.api import ContentCorrupted, ContentNotFound, StoreError
 from learnledger.store.cid import CID_VERSIONS, InvalidCid, cid_version, compute_cid, verify_cid
@@ -30,6 +32,7 @@ STORE_ENV = "LEARNLEDGER_STORE"
 STALE_TEMP_SECONDS = 3600.0
 """Temporary files older than this are leftovers of a crashed writer; ``gc`` removes them."""
 
+_OVERLAP_FROM = 1 << 20  # below 1 MiB a worker thread costs more than it saves
 _WRITE_LIMIT = 1 << 30  # write in 1 GiB pieces: one write(2) moves at most ~2 GiB on Linux
 
 
@@ -83,11 +86,25 @@ class LocalStore:
     # ------------------------------------------------------------------------- WeightStore
 
     def put(self, data: bytes, pin: bool = True, cid_version: int | None = None) -> str:
-        """Store ``data`` and return its CID (the store's CID version unless one is given)."""
-        cid = compute_cid(data, self.cid_version if cid_version is None else cid_version)
-        if pin:
-            self.pin_marker(cid).touch()
-        self._write_atomically(self.path_of(cid), data)
+        """Store ``data`` and return its CID (the store's CID version unless one is given).
+
+        The CID is computed on a worker thread while the bytes are written to a temporary file,
+        so a large put costs about one pass, not two, where a second core is free.
+        """
+        version = self.cid_version if cid_version is None else cid_version
+        if memoryview(data).nbytes < _OVERLAP_FROM:
+            cid = compute_cid(data, version)
+            temporary = self._write_temporary(data, cid[-12:])
+        else:
+            with ThreadPoolExecutor(max_workers=1) as worker:
+                hashing = worker.submit(compute_cid, data, version)
+                temporary = self._write_temporary(data, "incoming")
+                try:
+                    cid = hashing.result()
+                except BaseException:
+                    temporary.unlink(missing_ok=True)
+                    raise
+        self._publish(temporary, cid, pin)
         return cid
 
     def get(self, cid: str) -> bytes:
@@ -99,13 +116,8 @@ class LocalStore:
             ContentCorrupted: the stored file no longer hashes to ``cid``.
         """
         path = self.path_of(cid)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ContentNotFound(
-                f"{cid} is not in the store at {self.root}: it was never added here or was "
-                "removed; add the file ('learnledger store add FILE') or fetch it from the "
-                "node of the group that proposed it (--ipfs URL)") from None
+        with self.open(cid) as file:
+            data = file.read()
         try:
             verify_cid(data, cid)
         except ContentCorrupted as error:
@@ -113,6 +125,20 @@ class LocalStore:
                 f"the stored file {path} is damaged: {error}. Remove it "
                 f"('learnledger store rm {cid} --force') and add the original again") from None
         return data
+
+    def open(self, cid: str) -> BinaryIO:
+        """The stored file of ``cid``, unverified (for serving it as is; ``get`` verifies).
+
+        Raises:
+            ContentNotFound: nothing is stored under ``cid``.
+        """
+        try:
+            return open(self.path_of(cid), "rb")
+        except FileNotFoundError:
+            raise ContentNotFound(
+                f"{cid} is not in the store at {self.root}: it was never added here or was "
+                "removed; add the file ('learnledger store add FILE') or fetch it from the "
+                "node of the group that proposed it (--ipfs URL)") from None
 
     def pin(self, cid: str) -> None:
         """Keep ``cid`` from ``gc``; raises ContentNotFound if it is not stored here."""
@@ -187,9 +213,10 @@ class LocalStore:
         cid_version(cid)
         return self._pins / cid
 
-    def _write_atomically(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=self._tmp, prefix=path.name[-12:] + ".")
+    def _write_temporary(self, data: bytes, label: str) -> Path:
+        """Write ``data`` to a new private file under tmp/ (removed again if anything fails)."""
+        descriptor, name = tempfile.mkstemp(dir=self._tmp, prefix=label + ".")
+        temporary = Path(name)
         try:
             with open(descriptor, "wb", buffering=0) as file:
                 view = memoryview(data).cast("B")
@@ -200,9 +227,21 @@ class LocalStore:
                 if self.fsync:
                     os.fsync(file.fileno())
             os.chmod(temporary, 0o444)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return temporary
+
+    def _publish(self, temporary: Path, cid: str, pin: bool) -> None:
+        """Move a complete temporary file into place as ``cid``; the pin marker goes first."""
+        try:
+            if pin:
+                self.pin_marker(cid).touch()
+            path = self.path_of(cid)
+            path.parent.mkdir(exist_ok=True)
             os.replace(temporary, path)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
 
 

@@ -17,6 +17,7 @@ There is no authentication, as with kubo's RPC port: it listens on 127.0.0.1 unl
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import urllib.parse
@@ -51,14 +52,24 @@ class RpcError(Exception):
 
 
 class StoreServer(ThreadingHTTPServer):
-    """A threaded HTTP server holding the store that its handlers serve."""
+    """A threaded HTTP server holding the store that its handlers serve.
+
+    Args:
+        store: the embedded store to serve.
+        host, port: where to listen (default 127.0.0.1:5001; port 0 picks a free one).
+        max_upload: largest request body accepted (default 4 GiB).
+        verify_reads: hash each object against its CID before serving it (default False, as
+            kubo's ``Datastore.HashOnRead``: the file is sent as stored, with ``sendfile``, and
+            the client verifies, as ``KuboStore`` always does).
+    """
 
     daemon_threads = True
 
     def __init__(self, store: LocalStore, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 max_upload: int = DEFAULT_MAX_UPLOAD) -> None:
+                 max_upload: int = DEFAULT_MAX_UPLOAD, verify_reads: bool = False) -> None:
         self.store = store
         self.max_upload = max_upload
+        self.verify_reads = verify_reads
         super().__init__((host, port), KuboRpcHandler)
 
     @property
@@ -157,8 +168,14 @@ class KuboRpcHandler(BaseHTTPRequestHandler):
                    {"X-Chunked-Output": "1"})
 
     def _cat(self, query: dict[str, list[str]], body: bytes | memoryview) -> None:
-        data = self.server.store.get(_path_argument(query))
-        self._send(200, data, "text/plain", {"X-Stream-Output": "1"})
+        cid = _path_argument(query)
+        if self.server.verify_reads:
+            self._send(200, self.server.store.get(cid), "text/plain", {"X-Stream-Output": "1"})
+            return
+        with self.server.store.open(cid) as file:
+            size = os.fstat(file.fileno()).st_size
+            self._send_head(200, size, "text/plain", {"X-Stream-Output": "1"})
+            self.connection.sendfile(file)  # zero-copy from the page cache where the OS can
 
     def _pin_add(self, query: dict[str, list[str]], body: bytes | memoryview) -> None:
         cids = query.get("arg") or []
@@ -226,13 +243,17 @@ class KuboRpcHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, content_type: str,
               headers: dict[str, str] | None = None) -> None:
+        self._send_head(status, len(body), content_type, headers)
+        self.wfile.write(body)
+
+    def _send_head(self, status: int, length: int, content_type: str,
+                   headers: dict[str, str] | None = None) -> None:
         self.send_response(status, HTTPStatus(status).phrase)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(length))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
 
 
 def _option(query: dict[str, list[str]], name: str, default: str) -> str:
