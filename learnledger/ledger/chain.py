@@ -61,12 +61,21 @@ class EmbeddedChain:
         if chain.header.timestamp < now:
             chain.header = chain.header.copy(timestamp=now)
 
+    def advance_to(self, timestamp: int) -> None:
+        """Make the next transaction see block time ``timestamp`` (exact when time runs one second
+        per block; must lie at least two seconds after the latest block)."""
+        latest = int(self.w3.eth.get_block("latest")["timestamp"])
+        if timestamp < latest + 2:
+            raise LedgerError(
+                f"cannot move the clock back or in place: timestamp={timestamp}, latest block at {latest}"
+            )
+        self.tester.time_travel(timestamp)  # mines an empty block one second before it
+
     def time_travel(self, seconds: int) -> None:
-        """Move the clock ``seconds`` ahead (mines an empty block at the new time)."""
+        """Move the clock ``seconds`` ahead: the next transaction sees ``now() + seconds``."""
         if seconds < 1:
             raise LedgerError(f"time only travels forward, received: seconds={seconds}")
-        latest = int(self.w3.eth.get_block("latest")["timestamp"])
-        self.tester.time_travel(latest + int(seconds))
+        self.tester.time_travel(self.now() + int(seconds))
 
 
 class _ClockedTesterProvider(EthereumTesterProvider):

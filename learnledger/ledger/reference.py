@@ -1,0 +1,321 @@
+"""The round rules in plain Python: the contract's oracle, and the ledger of no-chain runs.
+
+Same states, outcomes and refusals as CollaborativeLearning.sol: every refusal is the
+``ContractRevert`` the contract would raise, with the same error name and arguments, so the
+differential tests compare the two step by step. What cannot be the same is the proposer draw (no
+block hash here): it is a seeded draw, or, in differential tests, whatever ``proposer_source``
+says (the test feeds it the contract's draw).
+
+Importing this module pulls in no web3 (only eth-utils for checksummed addresses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from eth_utils import is_address, to_checksum_address
+
+from learnledger.ledger.api import (
+    ContractRevert,
+    Ledger,
+    Member,
+    Proposal,
+    RoundRecord,
+    RoundState,
+    SharedModel,
+    Vote,
+)
+from learnledger.ledger.errors import hint_for, state_bitmap
+from learnledger.ledger.params import MAX_MEMBERS, ExperimentParams
+
+BPS = 10_000
+ZERO_ADDRESS = "0x" + "00" * 20
+
+DECIDED = state_bitmap(RoundState.PROPOSAL_EXPIRED, RoundState.VOTING_CLOSED)
+OPENED = state_bitmap(*(s for s in RoundState if s is not RoundState.UNOPENED))
+
+
+def _refuse(name: str, *args: object) -> ContractRevert:
+    return ContractRevert(name, args, hint_for(name, args))
+
+
+@dataclass
+class _Round:
+    """What the contract stores about a round, plus what its events carry (cid, votes)."""
+
+    opened_at: int
+    proposer_index: int
+    proposed_at: int = 0
+    finalized_at: int = 0
+    approvals: int = 0
+    rejections: int = 0
+    outcome: RoundState | None = None
+    proposal: Proposal | None = None
+    votes: list[Vote] = field(default_factory=list)
+    model_digest: bytes = b""
+
+
+def validate_params(params: ExperimentParams) -> None:
+    """Refuse what the contract's constructor refuses, in the same order, with the same errors."""
+    count = len(params.members)
+    if count == 0 or count > MAX_MEMBERS:
+        raise _refuse("ExperimentMemberCountInvalid", count, MAX_MEMBERS)
+    if len(params.group_names) != count:
+        raise _refuse("ExperimentGroupNamesMismatch", count, len(params.group_names))
+    if not 0 < params.threshold_bps <= BPS:
+        raise _refuse("ExperimentThresholdInvalid", params.threshold_bps)
+    if params.proposal_window <= 0 or params.vote_window <= 0:
+        raise _refuse("ExperimentWindowInvalid", params.proposal_window, params.vote_window)
+    if params.spec_digest == bytes(32) or params.initial_digest == bytes(32):
+        raise _refuse("ExperimentDigestEmpty", params.spec_digest, params.initial_digest)
+    seen: set[str] = set()
+    for index, member in enumerate(params.members):
+        if not is_address(member):
+            raise ValueError(f"members[{index}] is not an address, received: {member!r}")
+        address = to_checksum_address(member)
+        if address == ZERO_ADDRESS:
+            raise _refuse("ExperimentMemberZeroAddress", index)
+        if address in seen:
+            raise _refuse("ExperimentMemberDuplicate", index, address)
+        seen.add(address)
+
+
+class ReferenceLedger:
+    """One experiment's rules and state, shared by every member's handle (``as_member``).
+
+    Args:
+        params: the experiment, as the contract would be deployed with it.
+        clock: now, in unix seconds (the block time the contract would see).
+        seed: seeds the proposer draw. Default 0.
+        proposer_source: if given, names the proposer of each round as it opens, instead of the
+            seeded draw (differential tests pass the contract's ``proposerOf``).
+    """
+
+    def __init__(
+        self,
+        params: ExperimentParams,
+        clock: Callable[[], float],
+        seed: int | str | bytes = 0,
+        proposer_source: Callable[[int], str] | None = None,
+    ) -> None:
+        validate_params(params)
+        self.params = params
+        self._clock = clock
+        self._seed = seed if isinstance(seed, bytes) else str(seed).encode()
+        self._proposer_source = proposer_source
+        self._members = tuple(to_checksum_address(m) for m in params.members)
+        self._index = {address: i for i, address in enumerate(self._members)}
+        self._rounds: dict[int, _Round] = {}
+        self._current = 1
+        self._model_round = 0
+        self._open_round(1)
+
+    def as_member(self, address: str) -> Ledger:
+        """A handle acting as ``address`` (a member, or anyone: anyone may finalize)."""
+        return _Handle(self, to_checksum_address(address))
+
+    # ----------------------------------------------------------------------------- the rules
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def state(self, round: int) -> RoundState:
+        """Where ``round`` stands now: the contract's ``_stateOf``."""
+        data = self._rounds.get(round)
+        if data is None:
+            return RoundState.UNOPENED
+        if data.outcome is not None:
+            return data.outcome
+        now = self._now()
+        if data.proposed_at == 0:
+            open_ = now <= data.opened_at + self.params.proposal_window
+            return RoundState.PROPOSING if open_ else RoundState.PROPOSAL_EXPIRED
+        open_ = now <= data.proposed_at + self.params.vote_window
+        return RoundState.VOTING if open_ else RoundState.VOTING_CLOSED
+
+    def _require_state(self, round: int, allowed: bytes) -> RoundState:
+        current = self.state(round)
+        if not int.from_bytes(allowed, "big") >> current & 1:
+            raise _refuse("RoundUnexpectedState", round, current, allowed)
+        return current
+
+    def propose(self, caller: str, round: int, digest: bytes, cid: str) -> None:
+        self._require_state(round, state_bitmap(RoundState.PROPOSING))
+        data = self._rounds[round]
+        proposer = self._members[data.proposer_index]
+        if caller != proposer:
+            raise _refuse("ProposalUnauthorized", round, caller, proposer)
+        if bytes(digest) == bytes(32):
+            raise _refuse("ProposalDigestEmpty", round)
+        if not cid:
+            raise _refuse("ProposalCidEmpty", round)
+        data.proposed_at = self._now()
+        data.proposal = Proposal(round, caller, bytes(digest), cid)
+        if len(self._members) == 1:
+            self._finalize(round, RoundState.VOTING_CLOSED)  # no eligible voter: every vote is in
+
+    def vote(self, caller: str, round: int, approve: bool, vote_score: int, test_score: int) -> None:
+        self._require_state(round, state_bitmap(RoundState.VOTING))
+        data = self._rounds[round]
+        if caller not in self._index:
+            raise _refuse("VoterNotMember", round, caller)
+        if self._index[caller] == data.proposer_index:
+            raise _refuse("VoterIsProposer", round, caller)
+        if any(v.voter == caller for v in data.votes):
+            raise _refuse("VoterAlreadyVoted", round, caller)
+        data.votes.append(Vote(round, caller, bool(approve), int(vote_score), int(test_score)))
+        if approve:
+            data.approvals += 1
+        else:
+            data.rejections += 1
+        if data.approvals + data.rejections == len(self._members) - 1:
+            self._finalize(round, RoundState.VOTING_CLOSED)  # the last eligible vote decides
+
+    def finalize(self, round: int) -> None:
+        state = self._require_state(round, DECIDED)
+        self._finalize(round, state)
+
+    def _finalize(self, round: int, state: RoundState) -> None:
+        data = self._rounds[round]
+        eligible = len(self._members) - 1
+        if state is RoundState.PROPOSAL_EXPIRED:
+            data.outcome = RoundState.SKIPPED
+        elif data.approvals * BPS >= self.params.threshold_bps * eligible:
+            data.outcome = RoundState.ACCEPTED
+            self._model_round = round
+        else:
+            data.outcome = RoundState.REJECTED
+        data.finalized_at = self._now()
+        data.model_digest = self.current_model().digest
+        self._current = round + 1
+        if self.params.max_rounds == 0 or round < self.params.max_rounds:
+            self._open_round(round + 1)
+
+    def _open_round(self, round: int) -> None:
+        if self._proposer_source is not None:
+            proposer = to_checksum_address(self._proposer_source(round))
+            index = self._index[proposer]
+        else:
+            draw = hashlib.sha256(self._seed + b":" + str(round).encode()).digest()
+            index = int.from_bytes(draw, "big") % len(self._members)
+        self._rounds[round] = _Round(opened_at=self._now(), proposer_index=index)
+
+    # ------------------------------------------------------------------------------ reading
+
+    def members(self) -> tuple[Member, ...]:
+        return tuple(
+            Member(i, address, self.params.group_names[i]) for i, address in enumerate(self._members)
+        )
+
+    def current_round(self) -> int:
+        return self._current
+
+    def is_finished(self) -> bool:
+        return self.params.max_rounds != 0 and self._current > self.params.max_rounds
+
+    def proposer_of(self, round: int) -> str:
+        self._require_state(round, OPENED)
+        return self._members[self._rounds[round].proposer_index]
+
+    def proposal(self, round: int) -> Proposal | None:
+        data = self._rounds.get(round)
+        return data.proposal if data else None
+
+    def current_model(self) -> SharedModel:
+        if self._model_round == 0:
+            return SharedModel(self.params.initial_digest, 0)
+        proposal = self._rounds[self._model_round].proposal
+        assert proposal is not None  # an accepted round always has one
+        return SharedModel(proposal.digest, self._model_round)
+
+    def has_voted(self, round: int, voter: str) -> bool:
+        data = self._rounds.get(round)
+        address = to_checksum_address(voter)
+        return data is not None and any(v.voter == address for v in data.votes)
+
+    def deadline_of(self, round: int) -> int:
+        """The contract's ``deadlineOf``: the running phase's last second, 0 if none."""
+        data = self._rounds.get(round)
+        if data is None or data.outcome is not None:
+            return 0
+        if data.proposed_at == 0:
+            return data.opened_at + self.params.proposal_window
+        return data.proposed_at + self.params.vote_window
+
+    def seconds_until_deadline(self, round: int) -> float | None:
+        deadline = self.deadline_of(round)
+        return None if deadline == 0 else deadline - self._clock()
+
+    def history(self) -> list[RoundRecord]:
+        records = []
+        model = self.params.initial_digest
+        for number in sorted(self._rounds):
+            data = self._rounds[number]
+            if data.outcome is not None:
+                model = data.model_digest
+            records.append(
+                RoundRecord(
+                    round=number,
+                    proposer=self._members[data.proposer_index],
+                    state=self.state(number),
+                    proposal=data.proposal,
+                    votes=tuple(data.votes),
+                    approvals=data.approvals,
+                    rejections=data.rejections,
+                    model_digest=model,
+                )
+            )
+        return records
+
+
+class _Handle:
+    """A member's view of a ReferenceLedger (implements ``api.Ledger``)."""
+
+    def __init__(self, ledger: ReferenceLedger, account: str) -> None:
+        self._ledger = ledger
+        self._account = account
+
+    @property
+    def account(self) -> str:
+        return self._account
+
+    def members(self) -> tuple[Member, ...]:
+        return self._ledger.members()
+
+    def current_round(self) -> int:
+        return self._ledger.current_round()
+
+    def is_finished(self) -> bool:
+        return self._ledger.is_finished()
+
+    def round_state(self, round: int) -> RoundState:
+        return self._ledger.state(round)
+
+    def proposer_of(self, round: int) -> str:
+        return self._ledger.proposer_of(round)
+
+    def proposal(self, round: int) -> Proposal | None:
+        return self._ledger.proposal(round)
+
+    def current_model(self) -> SharedModel:
+        return self._ledger.current_model()
+
+    def has_voted(self, round: int, voter: str) -> bool:
+        return self._ledger.has_voted(round, voter)
+
+    def seconds_until_deadline(self, round: int) -> float | None:
+        return self._ledger.seconds_until_deadline(round)
+
+    def propose(self, round: int, digest: bytes, cid: str) -> None:
+        self._ledger.propose(self._account, round, digest, cid)
+
+    def vote(self, round: int, approve: bool, vote_score: int, test_score: int) -> None:
+        self._ledger.vote(self._account, round, approve, vote_score, test_score)
+
+    def finalize(self, round: int) -> None:
+        self._ledger.finalize(round)
+
+    def history(self) -> list[RoundRecord]:
+        return self._ledger.history()
