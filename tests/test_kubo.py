@@ -287,3 +287,19 @@ def test_damaged_object_is_caught_by_the_client_or_by_a_verifying_server(server,
     server.verify_reads = True
     with pytest.raises(StoreError, match="is damaged"):
         kubo.get(cid)
+
+
+def test_chunked_uploads_are_read(server):
+    """Streaming clients (ipfshttpclient among them) send add bodies with chunked encoding."""
+    import http.client
+
+    head = (b'--b\r\nContent-Disposition: form-data; name="file"; filename="w"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n")
+    pieces = [head, WEIGHTS[:300_000], WEIGHTS[300_000:], b"\r\n--b--\r\n"]
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+    connection.request("POST", "/api/v0/add?cid-version=1", body=iter(pieces), encode_chunked=True,
+                       headers={"Content-Type": "multipart/form-data; boundary=b",
+                                "Transfer-Encoding": "chunked"})
+    answer = json.loads(connection.getresponse().read())
+    connection.close()
+    assert answer["Hash"] == compute_cid(WEIGHTS, 1)
