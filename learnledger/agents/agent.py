@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,8 +178,8 @@ class Agent:
             current = self._scores_of(shared.digest, current_bytes)
         candidate, reason = self._score_proposal(proposal, watch)
         approve = candidate is not None and self.learner.approves(candidate, current)
-        vote_score = to_score(candidate.vote) if candidate else NO_SCORE
-        test_score = to_score(candidate.test) if candidate else NO_SCORE
+        vote_score = _chain_score(candidate.vote) if candidate else NO_SCORE
+        test_score = _chain_score(candidate.test) if candidate else NO_SCORE
         with watch.time("chain"):
             self.ledger.vote(round, approve, vote_score, test_score)
         if reason:
@@ -253,3 +254,8 @@ class Agent:
         if entry.round not in self._logged:
             self._logged.add(entry.round)
             self.on_round_log(entry)
+
+
+def _chain_score(metric: float) -> int:
+    """The int64 to put on-chain: metric * 1e6, or NO_SCORE for a metric with no finite value."""
+    return to_score(metric) if math.isfinite(metric) else NO_SCORE

@@ -1,0 +1,198 @@
+"""``learnledger run``: a whole experiment in this process, on the embedded chain and store.
+
+Every learner gets its own account and its own ledger handle, exactly as separate processes would;
+only the chain (eth-tester, in-process) and the store (a directory inside the run folder) are shared.
+The same function runs on the pure-Python reference ledger with an in-memory store, which is the
+no-chain baseline of ``scripts/bench_overhead.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from learnledger.agents.agent import Agent, RoundLog
+from learnledger.agents.experiment import Experiment
+from learnledger.agents.learner import Learner, initial_weights
+from learnledger.data.config import load_learner_data
+from learnledger.ledger.api import Ledger, RoundRecord
+from learnledger.ledger.params import ExperimentParams
+from learnledger.report.rounds import round_to_json
+from learnledger.runs.outputs import RunFolder
+from learnledger.store.api import WeightStore
+from learnledger.store.local import LocalStore
+from learnledger.store.memory import MemoryStore
+
+LEDGERS = ("chain", "reference")
+"""Where the rules run: the contract on the embedded chain, or the pure-Python reference model."""
+
+
+@dataclass
+class RunResult:
+    """What a finished run reports (also written to summary.json)."""
+
+    summary: dict[str, object]
+    rounds: list[dict[str, object]]
+    out: Path
+
+
+@dataclass
+class _Network:
+    """Every member's ledger handle plus the means to move the clock."""
+
+    handles: list[Ledger]
+    advance_clock: Callable[[int], None]
+    deployment_json: str
+
+
+def run_experiment(
+    experiment: Experiment,
+    out: Path,
+    ledger: str = "chain",
+    on_round: Callable[[dict[str, object]], None] = lambda row: None,
+    on_setup: Callable[[str], None] = lambda message: None,
+) -> RunResult:
+    """Run ``experiment`` to its last round with every learner in this process.
+
+    Args:
+        experiment: the experiment file, parsed.
+        out: the run folder (created; an existing run there is replaced).
+        ledger: "chain" (the contract on eth-tester, the default) or "reference" (no chain, and an
+            in-memory store instead of the directory store).
+        on_round: called with each round's JSON row as soon as it is finalized (progress display).
+        on_setup: called with a line of text at each set-up step.
+    """
+    if ledger not in LEDGERS:
+        raise ValueError(f"ledger must be one of {LEDGERS}, received: ledger={ledger!r}")
+    started = time.perf_counter()
+    folder = RunFolder.create(out)
+
+    on_setup(f"loading data: {experiment.data.source}")
+    shares = load_learner_data(experiment.data, [spec.corruption for spec in experiment.learners],
+                               experiment.seed)
+    on_setup(f"building {len(shares)} learners: {experiment.spec.architecture}")
+    learners = [Learner(spec.group, data, experiment.spec)
+                for spec, data in zip(experiment.learners, shares)]
+
+    store: WeightStore = LocalStore(folder.store_dir) if ledger == "chain" else MemoryStore()
+    spec_cid = store.put(experiment.spec.canonical_json())
+    initial = initial_weights(experiment.spec)
+    initial_cid = store.put(initial)
+
+    def params_for(members: list[str]) -> ExperimentParams:
+        return experiment_params(experiment, members, spec_cid, initial, initial_cid)
+
+    network = (_embedded_chain if ledger == "chain" else _reference)(experiment, params_for)
+    folder.write_text("deployment.json", network.deployment_json)
+    groups = {handle.account.lower(): spec.group for handle, spec in zip(network.handles, experiment.learners)}
+
+    agents = [
+        Agent(learner, handle, store, initial_cid, on_round_log=folder.agent_logger(learner.group))
+        for learner, handle in zip(learners, network.handles)
+    ]
+    rows: list[dict[str, object]] = []
+
+    def record_round(record: RoundRecord) -> None:
+        row = round_to_json(record, groups)
+        rows.append(row)
+        folder.append_round(row)
+        on_round(row)
+
+    from learnledger.runs.driver import drive
+
+    on_setup(f"running {experiment.rounds} rounds")
+    drive(agents, network.handles[0], network.advance_clock, record_round)
+
+    shared, final = agents[0].shared_model()
+    folder.write_bytes("final.safetensors", final)
+    final_scores = [learner.score(final) for learner in learners]
+    summary = _summary(experiment, rows, final_scores, shared.digest, ledger,
+                       time.perf_counter() - started)
+    folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    folder.draw_history(rows, [spec.group for spec in experiment.learners], experiment.name)
+    return RunResult(summary=summary, rounds=rows, out=folder.path)
+
+
+def experiment_params(
+    experiment: Experiment, members: list[str], spec_cid: str, initial: bytes, initial_cid: str
+) -> ExperimentParams:
+    """The constructor arguments of an experiment's contract."""
+    return ExperimentParams(
+        members=tuple(members),
+        group_names=tuple(spec.group for spec in experiment.learners),
+        threshold_bps=experiment.threshold_bps,
+        proposal_window=experiment.proposal_window,
+        vote_window=experiment.vote_window,
+        spec_digest=experiment.spec.digest(),
+        spec_cid=spec_cid,
+        initial_digest=hashlib.sha256(initial).digest(),
+        initial_cid=initial_cid,
+        max_rounds=experiment.rounds,
+    )
+
+
+def _embedded_chain(experiment: Experiment, params_for: Callable[[list[str]], ExperimentParams]) -> _Network:
+    from learnledger.ledger.chain import EmbeddedChain
+    from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.deploy import deploy
+
+    count = len(experiment.learners)
+    # One account per learner plus one that only deploys: nobody is special after deployment.
+    chain = EmbeddedChain(accounts=count + 1)
+    deployer_key = chain.accounts[count][1]
+    members = chain.accounts[:count]
+    deployment = deploy(chain.w3, deployer_key, params_for([address for address, _ in members]))
+    handles: list[Ledger] = [ContractLedger(chain.w3, deployment, key) for _, key in members]
+    return _Network(handles, chain.time_travel, deployment.to_json())
+
+
+def _reference(experiment: Experiment, params_for: Callable[[list[str]], ExperimentParams]) -> _Network:
+    from learnledger.ledger.reference import ReferenceLedger
+
+    members = [f"0x{index + 1:040x}" for index in range(len(experiment.learners))]
+    clock = _ManualClock()
+    reference = ReferenceLedger(params_for(members), clock=clock.now, seed=experiment.seed)
+    handles: list[Ledger] = [reference.as_member(address) for address in members]
+    deployment = {"ledger": "reference", "params": reference.params.to_dict()}
+    return _Network(handles, clock.advance, json.dumps(deployment, indent=2, sort_keys=True))
+
+
+class _ManualClock:
+    """The reference ledger's clock: starts now and moves only when told."""
+
+    def __init__(self) -> None:
+        self._now = int(time.time())
+
+    def now(self) -> int:
+        return self._now
+
+    def advance(self, seconds: int) -> None:
+        self._now += seconds
+
+
+def _summary(
+    experiment: Experiment,
+    rows: list[dict[str, object]],
+    final_scores: list,
+    model_digest: bytes,
+    ledger: str,
+    wall: float,
+) -> dict[str, object]:
+    outcomes = [row["outcome"] for row in rows]
+    test = [scores.test for scores in final_scores]
+    return {
+        "experiment": experiment.name,
+        "ledger": ledger,
+        "rounds": len(rows),
+        "accepted": outcomes.count("accepted"),
+        "rejected": outcomes.count("rejected"),
+        "skipped": outcomes.count("skipped"),
+        "final_model_digest": model_digest.hex(),
+        "final_test_scores": {spec.group: score for spec, score in zip(experiment.learners, test)},
+        "final_mean_test_score": sum(test) / len(test),
+        "wall_time_s": round(wall, 3),
+    }

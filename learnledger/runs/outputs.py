@@ -1,0 +1,77 @@
+"""The run folder: everything a run leaves behind, written as it goes so a crash loses nothing.
+
+    rounds.jsonl        one line per finalized round (appended and flushed as each round ends)
+    agents/<group>.jsonl  each agent's own account of its rounds (scores, vote, timings)
+    deployment.json     where the contract lives (or the reference ledger's parameters)
+    store/              the embedded weight store of the run (every proposal and the spec)
+    final.safetensors   the final shared model
+    summary.json        final mean test score, rounds accepted/rejected/skipped, wall time
+    history.png         the paper's Figure 2, drawn from rounds.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from learnledger.agents.agent import RoundLog
+
+RUN_FILES = ("rounds.jsonl", "summary.json", "final.safetensors", "deployment.json", "history.png")
+
+
+class RunFolder:
+    """One run's output folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, path: Path) -> RunFolder:
+        """Make ``path`` ready for a new run; the outputs of an earlier run there are replaced."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"the run folder {path} is a file; choose another --out")
+        path.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            (path / name).unlink(missing_ok=True)
+        for folder in ("agents", "store"):
+            shutil.rmtree(path / folder, ignore_errors=True)
+        (path / "agents").mkdir()
+        return cls(path)
+
+    @property
+    def store_dir(self) -> Path:
+        return self.path / "store"
+
+    def write_text(self, name: str, text: str) -> None:
+        self._atomic(name, text.encode())
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        self._atomic(name, data)
+
+    def append_round(self, row: Mapping[str, object]) -> None:
+        _append_line(self.path / "rounds.jsonl", row)
+
+    def agent_logger(self, group: str) -> Callable[[RoundLog], None]:
+        """A callback that appends an agent's round log to agents/<group>.jsonl."""
+        target = self.path / "agents" / f"{group}.jsonl"
+        return lambda entry: _append_line(target, entry.as_dict())
+
+    def draw_history(self, rows: Sequence[Mapping[str, object]], groups: Sequence[str], title: str) -> None:
+        from learnledger.report.history_plot import plot_history
+
+        plot_history(rows, groups, self.path / "history.png", title=title)
+
+    def _atomic(self, name: str, data: bytes) -> None:
+        target = self.path / name
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+
+
+def _append_line(path: Path, row: Mapping[str, object]) -> None:
+    with path.open("a") as out:
+        out.write(json.dumps(row, sort_keys=True) + "\n")
+        out.flush()
