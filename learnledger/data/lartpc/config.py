@@ -16,6 +16,7 @@ from learnledger.data.lartpc import constants as C
 
 GEOMETRIES = ("microboone", "dune")
 INDUCTION_RESPONSES = ("bipolar", "unipolar")
+FRAMINGS = ("vertex", "activity")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class SimConfig:
     """Where the vertex lands, as fractions of the image (wire, time); the beam points to higher wires."""
     vertex_jitter: float = 0.05
     """Standard deviation of the vertex position in the image, as a fraction of the image size."""
+    framing: str = "vertex"
+    """'vertex': the image is placed by ``vertex_pixel``; 'activity': events are drawn on a canvas
+    ``canvas_scale`` times larger and cropped where they hold the most charge, the rule of the DUNE
+    CVN loader, so that simulated and real events are framed alike."""
+    canvas_scale: float = 1.5
     # --- charge: production, drift, readout -------------------------------------------------------
     electric_field_kv_cm: float = C.MICROBOONE["electric_field_kv_cm"]
     drift_velocity_cm_us: float = C.MICROBOONE["drift_velocity_cm_us"]
@@ -81,6 +87,10 @@ class SimConfig:
                 f"induction_response must be one of {INDUCTION_RESPONSES}; "
                 f"received: induction_response={self.induction_response!r}"
             )
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {FRAMINGS}; received: framing={self.framing!r}")
+        if self.canvas_scale < 1:
+            raise ValueError(f"canvas_scale must be at least 1; received: canvas_scale={self.canvas_scale}")
         if not 8 <= int(self.image_size) <= 2048:
             raise ValueError(f"image_size must be between 8 and 2048; received: image_size={self.image_size}")
         for name in ("pixel_wire_cm", "pixel_time_cm", "drift_velocity_cm_us", "electron_lifetime_ms",
@@ -145,6 +155,13 @@ DUNE_PRESET: dict[str, Any] = {
     "max_drift_cm": C.DUNE["max_drift_cm"],
     "electron_lifetime_ms": C.DUNE["electron_lifetime_ms"],
     "induction_response": "unipolar",
+    "pixel_wire_cm": 2 * C.DUNE["wire_pitch_cm"],
+    "pixel_time_cm": 2 * C.CVN_TICKS_PER_PIXEL * C.SAMPLING_TICK_US * C.DUNE["drift_velocity_cm_us"],
+    "framing": "activity",
+    # calibrated against the DUNE CVN sample (scripts/lartpc_realism.py calibrate, docs/lartpc.md):
+    "counts_per_kilo_electron": 0.85,  # median lit-pixel value ~33, as in the CVN images
+    "noise_electrons": C.DUNE["noise_electrons"],  # the CVN images hold hits: little noise survives
+    "resolution_pixels": 0.35,  # reconstructed hits: tracks one or two pixels wide
 }
 """DUNE far-detector geometry, with a unipolar (deconvolved) induction response like the CVN images.
 The pixel and charge scales are set by the calibration against the CVN sample (docs/lartpc.md)."""

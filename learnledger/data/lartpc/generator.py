@@ -42,7 +42,8 @@ def simulate_batch(labels: np.ndarray, seed: int, batch_index: int, config: SimC
     ]
     primaries = Particles.concat([_primaries(i, it) for i, it in enumerate(interactions)]
                                  + [_deexcitation(n, rng, config)])
-    reach = 1.2 * config.image_size * max(config.pixel_wire_cm, config.pixel_time_cm)
+    span = config.image_size * (config.canvas_scale if config.framing == "activity" else 1.0)
+    reach = 1.2 * span * max(config.pixel_wire_cm, config.pixel_time_cm)
     deposits = transport(primaries, rng, reach, config.deposit_step_cm, config.landau_width)
 
     vertex_drift = rng.uniform(0.05, 0.95, n) * config.max_drift_cm
@@ -50,10 +51,14 @@ def simulate_batch(labels: np.ndarray, seed: int, batch_index: int, config: SimC
     charge = detector.collected_electrons(deposits.energy, deposits.dedx, drift, config)
     position = detector.diffuse(deposits.position, drift, config, rng)
     wires = detector.wire_coordinates(position, config)
+    canvas = config if config.framing == "vertex" else config.replace(
+        image_size=int(round(config.image_size * config.canvas_scale)))
     vertex_pixel = (np.asarray(config.vertex_pixel)[None, :]
-                    + rng.normal(0.0, config.vertex_jitter, (n, 2))) * config.image_size
-    binned = render.bin_charge(deposits.event, wires, position[:, 0], charge, vertex_pixel, n, config)
-    images = render.readout(binned, config, rng)
+                    + rng.normal(0.0, config.vertex_jitter, (n, 2))) * canvas.image_size
+    binned = render.bin_charge(deposits.event, wires, position[:, 0], charge, vertex_pixel, n, canvas)
+    images = render.readout(binned, canvas, rng)
+    if config.framing == "activity":
+        images = render.frame_on_activity(images, config.image_size)
     return EventSample(
         images=images,
         labels=np.asarray(labels, np.int64),

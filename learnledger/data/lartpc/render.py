@@ -48,3 +48,25 @@ def _bipolar_kernel() -> np.ndarray:
     t = np.arange(-3, 4, dtype=np.float64)
     kernel = -t * np.exp(-0.5 * t**2)
     return (kernel / np.abs(kernel).max() * BIPOLAR_PEAK).astype(np.float32)
+
+
+def frame_on_activity(images: np.ndarray, size: int) -> np.ndarray:
+    """Crop (n, 3, S, S) canvases to ``size``: the window holding the most charge.
+
+    The rule of the DUNE CVN loader (learnledger.data.dune_cvn), so that simulated and real events
+    are framed alike: one time window for all three views (time is their common coordinate), one
+    wire window per view, each placed where it holds the most charge.
+    """
+    n, _, canvas, _ = images.shape
+    out = np.empty((n, 3, size, size), images.dtype)
+    for i in range(n):
+        charge = images[i].astype(np.int64)
+        integral = np.zeros((3, canvas + 1, canvas + 1), np.int64)
+        integral[:, 1:, 1:] = charge.cumsum(axis=1).cumsum(axis=2)
+        held = (integral[:, size:, size:] - integral[:, :-size, size:]
+                - integral[:, size:, :-size] + integral[:, :-size, :-size])
+        time_start = int(np.argmax(held.max(axis=1).sum(axis=0)))
+        for view in range(3):
+            wire_start = int(np.argmax(held[view, :, time_start]))
+            out[i, view] = images[i, view, wire_start:wire_start + size, time_start:time_start + size]
+    return out
