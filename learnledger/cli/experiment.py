@@ -6,6 +6,8 @@ Heavy imports (Keras, web3) happen inside the commands, after the Keras backend 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,27 +17,22 @@ from rich.table import Table
 
 from learnledger.cli.console import console, fail
 
-DEFAULT_EXPERIMENT = Path(__file__).resolve().parents[2] / "examples" / "mnist.toml"
-"""What ``learnledger run`` runs with no argument: the paper's MNIST setup."""
-
-
 def register(app: typer.Typer) -> None:
     """Add ``run``, ``agent`` and ``launch`` to the main app."""
     app.command(name="run")(run)
+    app.command(name="agent")(agent)
+    app.command(name="launch")(launch)
 
 
 def _load_experiment(path: Path | None):  # -> Experiment (typed lazily: keras is imported late)
-    from learnledger.agents.backend import select_backend
-    from learnledger.agents.experiment import Experiment, ExperimentError
+    from learnledger.agents.backend import BackendError, select_backend
+    from learnledger.agents.experiment import DEFAULT_EXPERIMENT, Experiment, ExperimentError
 
-    path = path or DEFAULT_EXPERIMENT
-    if not path.is_file():
-        fail(f"no experiment file at {path}; give the path of a TOML file (see examples/)", 2)
     try:
-        experiment = Experiment.load(path)
-    except ExperimentError as error:
+        experiment = Experiment.load(path or DEFAULT_EXPERIMENT)
+        select_backend(experiment.keras_backend)
+    except (ExperimentError, BackendError) as error:
         fail(str(error), 2)
-    select_backend(experiment.keras_backend)
     return experiment
 
 
@@ -58,9 +55,17 @@ def run(
 
     console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} learners, "
                   f"{experiment.rounds} rounds, {experiment.spec.architecture} -> {out}")
+    with _round_progress(experiment.rounds) as (on_round, on_setup):
+        result = run_experiment(experiment, out, ledger=ledger, on_round=on_round, on_setup=on_setup)
+    _print_result(result)
+
+
+@contextmanager
+def _round_progress(rounds: int) -> Iterator[tuple[Callable[[dict], None], Callable[[str], None]]]:
+    """A progress bar over the rounds: (on_round, on_setup) callbacks to feed it."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("setting up", total=experiment.rounds)
+        task = progress.add_task("setting up", total=rounds)
 
         def on_round(row: dict) -> None:
             mean = _mean_test(row)
@@ -68,14 +73,92 @@ def run(
                 f"round {row['round']:>3}: {row['proposer']} {row['outcome']}"
                 + (f", mean test {mean:.4f}" if mean is not None else "")))
 
-        result = run_experiment(experiment, out, ledger=ledger, on_round=on_round,
-                                on_setup=lambda line: progress.update(task, description=line))
+        yield on_round, lambda line: progress.update(task, description=line)
+
+
+def _print_result(result) -> None:
     console.print(_rounds_table(result.rounds))
     summary = result.summary
+    mean = summary["final_mean_test_score"]
     console.print(
-        f"final mean test score [bold]{summary['final_mean_test_score']:.4f}[/]; "
+        f"final mean test score [bold]{mean:.4f}[/]; " if mean is not None else "final scores missing; ",
         f"{summary['accepted']} accepted, {summary['rejected']} rejected, {summary['skipped']} skipped; "
-        f"{summary['wall_time_s']:.1f} s. Outputs in {result.out}/")
+        f"{summary['wall_time_s']:.1f} s. Outputs in {result.out}/", sep="")
+
+
+def agent(
+    deployment: Annotated[Path, typer.Option(help="deployment.json written by deploy, run or launch.")],
+    group: Annotated[str, typer.Option(help="This research group's name on the roster.")],
+    key: Annotated[Optional[str], typer.Option(help="Private key (hex). Prefer --keyfile.")] = None,
+    keyfile: Annotated[Optional[Path], typer.Option(help="File whose first line is the private key.")] = None,
+    rpc: Annotated[Optional[str], typer.Option(help="JSON-RPC URL. Default: the deployment's.")] = None,
+    ipfs: Annotated[Optional[str], typer.Option(
+        help="Kubo RPC URL of an IPFS node (or `learnledger store serve`). Default: the embedded store.")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="Embedded store folder (when no --ipfs).")] = None,
+    experiment: Annotated[Optional[Path], typer.Option(
+        help="Experiment file: this group trains on its share of the experiment's data.")] = None,
+    data: Annotated[Optional[Path], typer.Option(
+        help="This group's own data: .npz with x_/y_ train, vote and test arrays.")] = None,
+    log: Annotated[Optional[Path], typer.Option(help="Append one JSON line per round here.")] = None,
+    poll: Annotated[float, typer.Option(help="Seconds between looks at the chain while waiting.")] = 0.5,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Only warnings and the final line.")] = False,
+) -> None:
+    """One research group's learner process: follow the chain, propose, vote, finalize."""
+    from learnledger.runs.member import MemberConfig, MemberSetupError, read_key
+
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format=f"%(asctime)s {group} %(levelname)s: %(message)s")
+    if experiment is not None:
+        _load_experiment(experiment)  # checks it, and picks its Keras backend before Keras loads
+    from learnledger.agents.agent import Action
+    from learnledger.ledger.api import LedgerError
+    from learnledger.runs.member import build_member, final_report, follow
+
+    try:
+        config = MemberConfig(deployment=deployment, group=group, key=read_key(key, keyfile),
+                              rpc_url=rpc, ipfs_url=ipfs, store_dir=store, experiment=experiment,
+                              data=data, log_file=log, poll_s=poll)
+        member, learner = build_member(config)
+    except (MemberSetupError, LedgerError, ValueError) as error:
+        fail(f"agent {group} cannot start: {error}", 2)
+    console.print(f"agent [bold]{group}[/] ({member.ledger.account}) following "
+                  f"{deployment}; Ctrl-C stops it, and it can be restarted at any time")
+    try:
+        follow(member, poll, on_action=lambda action: action is not Action.WAITING and logging.getLogger(
+            "learnledger.agent").info("%s", action.value))
+    except KeyboardInterrupt:
+        console.print(f"agent {group} stopped; start it again to catch up")
+        raise typer.Exit(130) from None
+    report = final_report(member, learner)
+    if log is not None:
+        with log.open("a") as out:
+            import json
+
+            out.write(json.dumps(report, sort_keys=True) + "\n")
+    console.print(f"agent {group}: experiment finished; final model (round {report['model_round']}) "
+                  f"test score {report['test_score']:.4f}")
+
+
+def launch(
+    experiment_file: Annotated[Path, typer.Argument(metavar="EXPERIMENT.toml", help="Experiment file.")],
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Run folder. Default: runs/<experiment name>-launch.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Give up after this many seconds.")] = None,
+) -> None:
+    """Start a devnet and a store server, deploy, and run one agent process per group to the end."""
+    experiment = _load_experiment(experiment_file)
+    out = out or Path("runs") / f"{experiment.name}-launch"
+    from learnledger.runs.launch import LaunchError, launch_experiment
+
+    console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on anvil, "
+                  f"{experiment.rounds} rounds -> {out}")
+    with _round_progress(experiment.rounds) as (on_round, on_setup):
+        try:
+            result = launch_experiment(experiment, out, timeout_s=timeout,
+                                       on_round=on_round, on_setup=on_setup)
+        except LaunchError as error:
+            fail(str(error), 1)
+    _print_result(result)
 
 
 def _mean_test(row: dict) -> float | None:

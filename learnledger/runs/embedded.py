@@ -18,11 +18,11 @@ from pathlib import Path
 from learnledger.agents.agent import Agent, RoundLog
 from learnledger.agents.experiment import Experiment
 from learnledger.agents.learner import Learner, initial_weights
-from learnledger.data.config import load_learner_data
+from learnledger.data.experiment_data import load_learner_data
 from learnledger.ledger.api import Ledger, RoundRecord
 from learnledger.ledger.params import ExperimentParams
 from learnledger.report.rounds import round_to_json
-from learnledger.runs.outputs import RunFolder
+from learnledger.runs.outputs import RunFolder, summarize
 from learnledger.store.api import WeightStore
 from learnledger.store.local import LocalStore
 from learnledger.store.memory import MemoryStore
@@ -109,9 +109,9 @@ def run_experiment(
 
     shared, final = agents[0].shared_model()
     folder.write_bytes("final.safetensors", final)
-    final_scores = [learner.score(final) for learner in learners]
-    summary = _summary(experiment, rows, final_scores, shared.digest, ledger,
-                       time.perf_counter() - started)
+    final_scores = {learner.group: learner.score(final).test for learner in learners}
+    summary = summarize(experiment.name, ledger, rows, final_scores, shared.digest.hex(),
+                        time.perf_counter() - started)
     folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     folder.draw_history(rows, [spec.group for spec in experiment.learners], experiment.name)
     return RunResult(summary=summary, rounds=rows, out=folder.path)
@@ -172,27 +172,3 @@ class _ManualClock:
 
     def advance(self, seconds: int) -> None:
         self._now += seconds
-
-
-def _summary(
-    experiment: Experiment,
-    rows: list[dict[str, object]],
-    final_scores: list,
-    model_digest: bytes,
-    ledger: str,
-    wall: float,
-) -> dict[str, object]:
-    outcomes = [row["outcome"] for row in rows]
-    test = [scores.test for scores in final_scores]
-    return {
-        "experiment": experiment.name,
-        "ledger": ledger,
-        "rounds": len(rows),
-        "accepted": outcomes.count("accepted"),
-        "rejected": outcomes.count("rejected"),
-        "skipped": outcomes.count("skipped"),
-        "final_model_digest": model_digest.hex(),
-        "final_test_scores": {spec.group: score for spec, score in zip(experiment.learners, test)},
-        "final_mean_test_score": sum(test) / len(test),
-        "wall_time_s": round(wall, 3),
-    }

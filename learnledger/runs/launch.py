@@ -1,0 +1,167 @@
+"""``learnledger launch``: an experiment as one OS process per research group on a local devnet.
+
+The launcher plays the part of the people setting up a real experiment: it starts anvil and a store
+server on loopback, puts the model spec and the initial weights in the store, deploys the contract,
+hands each group its (public devnet) key, starts one ``learnledger agent`` process per group, and
+then only watches the chain until the last round is finalized. It never acts in a round itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from learnledger.agents.experiment import Experiment
+from learnledger.report.rounds import read_jsonl, round_to_json
+from learnledger.runs.outputs import RunFolder, summarize
+
+AGENT_POLL_S = 0.2
+SHUTDOWN_GRACE_S = 10.0
+
+
+class LaunchError(RuntimeError):
+    """An agent process died, or the experiment did not finish in time."""
+
+
+@dataclass
+class LaunchResult:
+    summary: dict[str, object]
+    rounds: list[dict[str, object]]
+    out: Path
+
+
+def launch_experiment(
+    experiment: Experiment,
+    out: Path,
+    timeout_s: float | None = None,
+    on_round: Callable[[dict[str, object]], None] = lambda row: None,
+    on_setup: Callable[[str], None] = lambda line: None,
+) -> LaunchResult:
+    """Run ``experiment`` as separate agent processes on a fresh anvil devnet and store server."""
+    from learnledger.agents.learner import initial_weights
+    from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.deploy import deploy
+    from learnledger.ledger.devnet import Devnet
+    from learnledger.runs.embedded import experiment_params
+    from learnledger.store.local import LocalStore
+
+    if experiment.path is None:
+        raise LaunchError("launch needs the experiment as a file, so that agent processes can read it")
+    started = time.perf_counter()
+    folder = RunFolder.create(out)
+    count = len(experiment.learners)
+
+    on_setup("starting anvil and the store server")
+    with Devnet(accounts=count + 1) as devnet, _StoreServer(LocalStore(folder.store_dir)) as ipfs_url:
+        store = LocalStore(folder.store_dir)
+        spec_cid = store.put(experiment.spec.canonical_json())
+        initial = initial_weights(experiment.spec)
+        initial_cid = store.put(initial)
+        members = devnet.accounts[:count]
+        deployer_key = devnet.accounts[count][1]
+        on_setup("deploying the contract")
+        params = experiment_params(experiment, [address for address, _ in members], spec_cid,
+                                   initial, initial_cid)
+        deployment = deploy(devnet.w3, deployer_key, params, rpc_url=devnet.rpc_url)
+        deployment.save(folder.path / "deployment.json")
+        observer = ContractLedger(devnet.w3, deployment, deployer_key)
+        groups = {address.lower(): spec.group for (address, _), spec in zip(members, experiment.learners)}
+
+        on_setup(f"starting {count} agent processes")
+        processes = [
+            _start_agent(folder, spec.group, key, experiment.path, ipfs_url)
+            for spec, (_, key) in zip(experiment.learners, members)
+        ]
+        try:
+            rows = _watch(observer, groups, processes, folder, timeout_s, on_round)
+        finally:
+            _stop(processes)
+
+    final = [row for group in experiment.groups for row in _final_rows(folder, group)]
+    summary = summarize(
+        experiment.name, "anvil (one process per group)", rows,
+        {str(row["group"]): float(row["test_score"]) for row in final},
+        final[0]["model_digest"] if final else None,
+        time.perf_counter() - started,
+    )
+    folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    folder.draw_history(rows, list(experiment.groups), experiment.name)
+    return LaunchResult(summary=summary, rounds=rows, out=folder.path)
+
+
+class _StoreServer:
+    """The embedded store behind the Kubo RPC subset, on a free loopback port, for the block."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def __enter__(self) -> str:
+        from learnledger.store.server import serve_in_thread
+
+        self.server = serve_in_thread(self.store, "127.0.0.1", 0)
+        return self.server.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _start_agent(folder: RunFolder, group: str, key: str, experiment: Path, ipfs_url: str) -> subprocess.Popen:
+    keyfile = folder.path / "keys" / f"{group}.key"
+    keyfile.parent.mkdir(exist_ok=True)
+    keyfile.write_text(f"{key}\n")
+    keyfile.chmod(0o600)
+    command = [
+        sys.executable, "-m", "learnledger.cli.main", "agent",
+        "--deployment", str(folder.path / "deployment.json"),
+        "--group", group, "--keyfile", str(keyfile),
+        "--ipfs", ipfs_url, "--experiment", str(experiment),
+        "--log", str(folder.path / "agents" / f"{group}.jsonl"),
+        "--poll", str(AGENT_POLL_S), "--quiet",
+    ]
+    output = (folder.path / "agents" / f"{group}.log").open("w")
+    return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy())
+
+
+def _watch(observer, groups, processes, folder: RunFolder, timeout_s, on_round) -> list[dict[str, object]]:
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    rows: list[dict[str, object]] = []
+    while True:
+        for record in observer.history()[len(rows):]:
+            if not record.state.is_final:
+                break
+            row = round_to_json(record, groups)
+            rows.append(row)
+            folder.append_round(row)
+            on_round(row)
+        if observer.is_finished() and all(p.poll() is not None for p in processes):
+            return rows
+        dead = [p for p in processes if p.poll() not in (None, 0)]
+        if dead:
+            raise LaunchError(f"{len(dead)} agent process(es) died (exit {dead[0].returncode}); "
+                              f"see {folder.path / 'agents'}/*.log")
+        if deadline is not None and time.monotonic() > deadline:
+            raise LaunchError(f"the experiment did not finish within {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(SHUTDOWN_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _final_rows(folder: RunFolder, group: str) -> list[dict[str, object]]:
+    path = folder.path / "agents" / f"{group}.jsonl"
+    return [row for row in read_jsonl(path) if row.get("final")] if path.exists() else []

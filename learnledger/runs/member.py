@@ -1,0 +1,197 @@
+"""``learnledger agent``: one research group's learner as its own process, against any chain.
+
+Everything the agent needs besides its key and its data comes from the chain and the store: the
+deployment record names the contract; the contract's creation record names the model spec and the
+initial weights by digest; the store serves them by CID, and both are checked before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from learnledger.agents.agent import Action, Agent, RoundLog
+from learnledger.ledger.api import LedgerError
+from learnledger.store.api import StoreError, WeightStore
+
+log = logging.getLogger(__name__)
+
+RETRY_LIMIT_S = 30.0
+"""Longest pause between attempts while the chain or the store is unreachable."""
+
+
+class MemberSetupError(Exception):
+    """The agent cannot start: a bad key, a group not on the roster, a spec that does not verify..."""
+
+
+@dataclass(frozen=True)
+class MemberConfig:
+    """What one agent process is told on its command line."""
+
+    deployment: Path
+    group: str
+    key: str
+    rpc_url: str | None = None
+    ipfs_url: str | None = None
+    store_dir: Path | None = None
+    experiment: Path | None = None
+    data: Path | None = None
+    log_file: Path | None = None
+    poll_s: float = 0.5
+
+
+def read_key(key: str | None, keyfile: Path | None) -> str:
+    """The private key from ``--key`` or the first line of ``--keyfile``, as 0x-prefixed hex."""
+    if (key is None) == (keyfile is None):
+        raise MemberSetupError("give exactly one of --key HEX or --keyfile FILE")
+    if keyfile is not None:
+        try:
+            key = keyfile.read_text().strip().splitlines()[0].strip()
+        except (OSError, IndexError) as error:
+            raise MemberSetupError(f"cannot read a key from {keyfile}: {error}") from None
+    assert key is not None
+    bare = key.removeprefix("0x")
+    if len(bare) != 64 or any(c not in "0123456789abcdefABCDEF" for c in bare):
+        raise MemberSetupError("a private key is 32 bytes of hex (64 hex digits, optional 0x); "
+                               "the one given is not")
+    return "0x" + bare
+
+
+def open_store(ipfs_url: str | None, store_dir: Path | None) -> WeightStore:
+    """A Kubo RPC client for ``ipfs_url``, else the embedded store at ``store_dir`` (or its default)."""
+    if ipfs_url:
+        from learnledger.store.kubo import KuboStore
+
+        return KuboStore(ipfs_url)
+    from learnledger.store.local import LocalStore
+
+    return LocalStore(store_dir)
+
+
+def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
+    """Connect to the chain and the store, verify the experiment, load the data, build the agent."""
+    from learnledger.ledger.chain import connect
+    from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.params import Deployment
+
+    deployment = Deployment.load(config.deployment)
+    rpc_url = config.rpc_url or deployment.rpc_url
+    if not rpc_url:
+        raise MemberSetupError(f"{config.deployment} names no RPC URL; pass --rpc URL")
+    ledger = ContractLedger(connect(rpc_url), deployment, config.key)
+    params = deployment.params
+    index = _roster_index(params.group_names, config.group)
+    if params.members[index].lower() != ledger.account.lower():
+        raise MemberSetupError(
+            f"the key given signs as {ledger.account}, but group {config.group!r} is "
+            f"{params.members[index]} on the roster; use that group's key"
+        )
+    on_chain_spec = ledger.contract.functions.specDigest().call()
+    if bytes(on_chain_spec) != params.spec_digest:
+        raise MemberSetupError(
+            f"the contract at {deployment.address} records spec digest {bytes(on_chain_spec).hex()}, "
+            f"not {params.spec_digest.hex()} as {config.deployment} says: wrong deployment file or chain"
+        )
+    store = open_store(config.ipfs_url, config.store_dir)
+    spec = _fetch_spec(store, params.spec_cid, params.spec_digest)
+    data = _load_data(config, params.group_names, index)
+
+    from learnledger.agents.learner import Learner
+
+    learner = Learner(config.group, data, spec)
+    agent = Agent(learner, ledger, store, params.initial_cid,
+                  on_round_log=_round_logger(config.log_file))
+    return agent, learner
+
+
+def follow(
+    agent: Agent,
+    poll_s: float = 0.5,
+    stop: threading.Event | None = None,
+    on_action: Callable[[Action], None] = lambda action: None,
+) -> None:
+    """Step ``agent`` until the experiment finishes (or ``stop`` is set), polling while it waits.
+
+    A chain or store that stops answering is retried with growing pauses, never fatal: the agent
+    holds nothing that a later attempt cannot rebuild.
+    """
+    stop = stop or threading.Event()
+    pause = poll_s
+    while not stop.is_set():
+        try:
+            action = agent.step()
+        except (LedgerError, StoreError, OSError) as error:
+            # Includes a refused transaction (the ledger moved on since we looked): look again.
+            log.warning("%s: %s; retrying in %.1f s", agent.group, error, pause)
+            stop.wait(pause)
+            pause = min(pause * 2, RETRY_LIMIT_S)
+            continue
+        pause = poll_s
+        on_action(action)
+        if action is Action.FINISHED:
+            return
+        if action is Action.WAITING:
+            stop.wait(poll_s)
+
+
+def final_report(agent: Agent, learner) -> dict[str, object]:
+    """This group's scores of the final shared model (logged when the experiment ends)."""
+    shared, weights = agent.shared_model()
+    scores = learner.score(weights)
+    return {"final": True, "group": agent.group, "model_round": shared.round,
+            "model_digest": shared.digest.hex(), "vote_score": scores.vote, "test_score": scores.test}
+
+
+def _roster_index(groups: tuple[str, ...], group: str) -> int:
+    if group not in groups:
+        raise MemberSetupError(f"group {group!r} is not on the roster; the groups are: {', '.join(groups)}")
+    return groups.index(group)
+
+
+def _fetch_spec(store: WeightStore, cid: str, digest: bytes):  # -> ModelSpec
+    from learnledger.agents.models import ModelSpec
+
+    try:
+        document = store.get(cid)
+    except StoreError as error:
+        raise MemberSetupError(f"cannot fetch the model spec {cid} from the store: {error}") from None
+    if hashlib.sha256(document).digest() != digest:
+        raise MemberSetupError(f"the model spec served for {cid} does not match the digest on-chain")
+    return ModelSpec.from_json(document)
+
+
+def _load_data(config: MemberConfig, groups: tuple[str, ...], index: int):  # -> LearnerData
+    if (config.experiment is None) == (config.data is None):
+        raise MemberSetupError("give exactly one of --experiment FILE (this group's share of a shared "
+                               "experiment's data) or --data FILE.npz (this group's own data)")
+    if config.data is not None:
+        from learnledger.data.private import load_private_data
+
+        return load_private_data(config.data)
+    from learnledger.agents.experiment import Experiment
+    from learnledger.data.experiment_data import load_learner_data
+
+    experiment = Experiment.load(config.experiment)
+    if experiment.groups != groups:
+        raise MemberSetupError(f"{config.experiment} lists groups {experiment.groups}, but the contract's "
+                               f"roster is {groups}: wrong experiment file")
+    shares = load_learner_data(experiment.data, [spec.corruption for spec in experiment.learners],
+                               experiment.seed)
+    return shares[index]
+
+
+def _round_logger(path: Path | None) -> Callable[[RoundLog], None]:
+    def write(entry: RoundLog) -> None:
+        line = json.dumps({"time": time.time(), **entry.as_dict()}, sort_keys=True)
+        log.info("round log: %s", line)
+        if path is not None:
+            with path.open("a") as out:
+                out.write(line + "\n")
+
+    return write
