@@ -379,7 +379,11 @@ contract CollaborativeLearning is ICollaborativeLearning {
     /// anyone can finalize, so honest members shrink that room by finalizing promptly.
     /// prevrandao is only as random as the chain makes it (a devnet may fix it).
     function _openRound(uint256 round) private {
-        uint256 seed = uint256(keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1), address(this), round)));
+        bytes32 previousHash;
+        unchecked {
+            previousHash = blockhash(block.number - 1); // 0 at block 0 (where a node may simulate)
+        }
+        uint256 seed = uint256(keccak256(abi.encode(block.prevrandao, previousHash, address(this), round)));
         uint256 proposerIndex = seed % _memberCount;
         _rounds[round] = RoundData({
             openedAt: uint40(block.timestamp),

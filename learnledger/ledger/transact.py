@@ -12,7 +12,7 @@ import ast
 from typing import Any
 
 from eth_account import Account
-from web3 import Web3
+from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from learnledger.ledger.api import ContractRevert, LedgerError
@@ -70,6 +70,11 @@ class Transactor:
         self._nonce: int | None = None
         self._chain_id: int | None = None
         self.last_gas_used = 0
+        # Simulate in the block the transaction will land in, so its clock (deadlines) is the one
+        # the transaction meets. eth-tester refuses "pending" but already simulates there.
+        self._simulation_block: str | None = (
+            None if isinstance(w3.provider, EthereumTesterProvider) else "pending"
+        )
         """Gas of the last transaction mined (the gas benchmark reads it)."""
 
     def refusal(self, error: BaseException) -> ContractRevert | None:
@@ -90,7 +95,7 @@ class Transactor:
         if to is not None:
             request["to"] = to
         try:
-            estimate = self.w3.eth.estimate_gas(request)  # type: ignore[arg-type]
+            estimate = self.w3.eth.estimate_gas(request, self._simulation_block)  # type: ignore[arg-type]
         except Exception as error:
             raise self._explain(error, "simulating the transaction") from None
         request["gas"] = estimate + GAS_MARGIN

@@ -1,0 +1,169 @@
+"""A local devnet: anvil (from node_modules) on 127.0.0.1, its public dev accounts, clean stops.
+
+The accounts are anvil's well-known ones, derived from the public test mnemonic: anyone can
+spend from them on any chain, so they serve only on a devnet.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from learnledger.ledger.api import LedgerError
+from learnledger.ledger.artifact import REPO_ROOT
+from learnledger.ledger.chain import connect
+from learnledger.ledger.compile import EVM_VERSION
+
+ANVIL = REPO_ROOT / "node_modules" / ".bin" / "anvil"
+DEVNET_MNEMONIC = "test test test test test test test test test test test junk"
+"""anvil's (and Hardhat's) public test mnemonic. PUBLIC: never hold real value with it."""
+
+STARTUP_TIMEOUT = 30.0
+STATE_INTERVAL = 5
+"""Seconds between state dumps while running, so a killed devnet loses at most this much."""
+
+
+def devnet_accounts(count: int) -> list[tuple[str, str]]:
+    """(address, private key) of the first ``count`` public devnet accounts."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    accounts = []
+    for i in range(count):
+        account = Account.from_mnemonic(DEVNET_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
+        accounts.append((account.address, "0x" + bytes(account.key).hex()))
+    return accounts
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def anvil_path() -> Path:
+    """The pinned anvil binary, or LedgerError saying how to install it."""
+    if not ANVIL.exists():
+        raise LedgerError(f"anvil is not installed at {ANVIL}: run `npm ci` (or scripts/setup.sh)")
+    return ANVIL
+
+
+class Devnet:
+    """anvil on 127.0.0.1, started on entering and stopped on leaving (or ``start``/``stop``).
+
+    Args:
+        port: the port to listen on. Default: a free one.
+        state: a file to load the chain from if it exists, and to save it to while running and on
+            stop. Default: none (the chain is lost on stop).
+        accounts: how many funded public dev accounts. Default 10.
+        block_time: seconds between blocks; None mines each transaction at once. Default None.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        state: Path | None = None,
+        accounts: int = 10,
+        block_time: float | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.state = Path(state) if state else None
+        self.account_count = accounts
+        self.block_time = block_time
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()
+        self.accounts: list[tuple[str, str]] = []
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        command = [
+            str(anvil_path()),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--accounts", str(self.account_count),
+            "--hardfork", EVM_VERSION,
+        ]  # fmt: skip
+        if self.block_time is not None:
+            command += ["--block-time", str(self.block_time)]
+        if self.state is not None:
+            command += ["--state", str(self.state), "--state-interval", str(STATE_INTERVAL)]
+        return command
+
+    def start(self) -> Devnet:
+        if self._process is not None:
+            return self
+        if not port_is_free(self.port):
+            raise LedgerError(
+                f"port {self.port} on 127.0.0.1 is in use (another devnet?); pass another --port"
+            )
+        self._process = subprocess.Popen(
+            self.command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        try:
+            connect(self.rpc_url, timeout=STARTUP_TIMEOUT)
+        except LedgerError:
+            output = self._output()
+            self.stop()
+            raise LedgerError(
+                f"anvil did not start on {self.rpc_url}; its output:\n{output}"
+                + ("\n(is the port in use? pass another --port)" if "in use" in output else "")
+            ) from None
+        self.accounts = devnet_accounts(self.account_count)
+        return self
+
+    def _output(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-4000:]
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        """Stop anvil; with ``state`` it saves the chain first (anvil dumps on SIGINT)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def wait(self) -> int:
+        """Block until anvil exits (e.g. Ctrl-C on the terminal); return its exit status."""
+        assert self._process is not None, "start the devnet first"
+        return self._process.wait()
+
+    def __enter__(self) -> Devnet:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __del__(self) -> None:
+        if self._process is not None and self._process.poll() is None and os.getpid():
+            self._process.kill()
