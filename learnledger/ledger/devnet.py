@@ -6,7 +6,6 @@ spend from them on any chain, so they serve only on a devnet.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -167,5 +166,6 @@ class Devnet:
         self.stop()
 
     def __del__(self) -> None:
-        if self._process is not None and self._process.poll() is None and os.getpid():
+        # a devnet forgotten without stop() must not outlive its owner
+        if self._process is not None and self._process.poll() is None:
             self._process.kill()

@@ -1,0 +1,126 @@
+"""Gas of each round action for rosters of 3 to 256 members, on the embedded chain.
+
+For each roster size it deploys an experiment and plays full rounds (propose, every vote, the last
+vote finalizing and opening the next round), then one round decided by its deadline (finalize)
+and one skipped round (finalize with no proposal). Each figure is the median over its samples.
+Prints a table, the goals of issue 2 as ratios (figure / goal), and the vote's spread across
+roster sizes; writes the table to docs/gas.md (the committed gas snapshot).
+
+    .venv/bin/python scripts/bench_gas.py            # all sizes (a couple of minutes)
+    .venv/bin/python scripts/bench_gas.py --sizes 3,5 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+from learnledger.ledger.compile import EVM_VERSION, OPTIMIZER_RUNS, SOLC_VERSION, VIA_IR
+from learnledger.ledger.sandbox import embedded_experiment
+
+CID_59 = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+START = 4_000_000_000
+WINDOW = 10_000  # block time runs one second per transaction here: room for 255 votes
+GOALS = {"vote": 38_000, "propose": 60_000, "round5": 250_000}
+SNAPSHOT = Path(__file__).resolve().parents[1] / "docs" / "gas.md"
+TRANSFER = 21_000  # the intrinsic cost of any transaction: the baseline of the ratios
+
+
+def rounds_for(size: int) -> int:
+    return 4 if size <= 16 else 2
+
+
+def measure(size: int) -> dict[str, float]:
+    exp = embedded_experiment(size, outsiders=1, proposal_window=WINDOW, vote_window=WINDOW, start_time=START)
+    reader = exp.ledger(exp.outsiders[0])
+    samples: dict[str, list[int]] = {"propose": [], "vote": [], "last vote": [], "round": []}
+    for round_ in range(1, rounds_for(size) + 1):
+        proposer = exp.ledger(reader.proposer_of(round_))
+        proposer.propose(round_, bytes([round_]) * 32, CID_59)
+        spent = [proposer.last_gas_used]
+        samples["propose"].append(proposer.last_gas_used)
+        voters = [exp.ledger(m) for m in exp.members if m != proposer.account]
+        for i, voter in enumerate(voters):
+            voter.vote(round_, i % 3 != 2, 973_400 + i, 960_000 + i)
+            spent.append(voter.last_gas_used)
+            samples["last vote" if i == len(voters) - 1 else "vote"].append(voter.last_gas_used)
+        samples["round"].append(sum(spent))
+    figures = {name: float(statistics.median(values)) for name, values in samples.items() if values}
+
+    round_ = reader.current_round()  # decided by the deadline: finalize counts the votes
+    proposer = exp.ledger(reader.proposer_of(round_))
+    proposer.propose(round_, b"\xaa" * 32, CID_59)
+    if size > 2:
+        exp.ledger(next(m for m in exp.members if m != proposer.account)).vote(round_, True, 1, 1)
+    if size > 1:
+        exp.chain.time_travel(WINDOW + 2)
+        reader.finalize(round_)
+        figures["finalize"] = reader.last_gas_used
+    round_ = reader.current_round()  # no proposal: finalize skips
+    exp.chain.time_travel(WINDOW + 2)
+    reader.finalize(round_)
+    figures["finalize (skip)"] = reader.last_gas_used
+    return figures
+
+
+COLUMNS = ["propose", "vote", "last vote", "finalize", "finalize (skip)", "round"]
+
+
+def table(results: dict[int, dict[str, float]]) -> str:
+    lines = ["| members | " + " | ".join(COLUMNS) + " |", "|---:|" + "---:|" * len(COLUMNS)]
+    for size, figures in results.items():
+        cells = [f"{figures[c]:,.0f}" if c in figures else "n/a" for c in COLUMNS]
+        lines.append(f"| {size} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="3,5,16,64,256", help="roster sizes, comma-separated")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/gas.md alone")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    results: dict[int, dict[str, float]] = {}
+    for size in sizes:
+        results[size] = measure(size)
+        print(f"measured {size} members", file=sys.stderr, flush=True)
+    rendered = table(results)
+    print(rendered)
+    print()
+    print(f"ratios to a plain transfer ({TRANSFER:,} gas, the intrinsic cost every transaction pays):")
+    for size, figures in results.items():
+        parts = [f"{name} {figures[name] / TRANSFER:.2f}x" for name in ("propose", "vote", "round") if name in figures]
+        print(f"  {size:>3} members: " + ", ".join(parts))
+    print("goals of issue 2 (figure / goal, <= 1 meets it):")
+    votes = [figures["vote"] for figures in results.values() if "vote" in figures] or [float("nan")]
+    print(f"  vote       max {max(votes):,.0f} / {GOALS['vote']:,} = {max(votes) / GOALS['vote']:.3f}")
+    proposes = [figures["propose"] for figures in results.values()]
+    print(f"  propose    max {max(proposes):,.0f} / {GOALS['propose']:,} = {max(proposes) / GOALS['propose']:.3f} (59-char CID)")
+    if 5 in results:
+        print(f"  5-member round {results[5]['round']:,.0f} / {GOALS['round5']:,} = {results[5]['round'] / GOALS['round5']:.3f}")
+    spread = max(votes) / min(votes) - 1
+    print(f"  vote spread across sizes {spread:.2%} (goal: within 5%)")
+
+    if not args.no_write:
+        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT.write_text(
+            "# Gas snapshot\n\n"
+            "Written by `scripts/bench_gas.py` (embedded chain, py-evm Prague rules); medians over "
+            "full rounds (4 rounds up to 16 members, 2 above). `vote` is an ordinary vote, `last vote` "
+            "the one that finalizes the round and opens the next, `finalize` a round decided by its "
+            "vote deadline, `finalize (skip)` a round with no proposal, `round` a whole round "
+            "(propose + every vote). The proposal carries a 59-character CID.\n\n"
+            f"Compiler: solc {SOLC_VERSION}, optimizer runs {OPTIMIZER_RUNS}, viaIR {VIA_IR}, "
+            f"evmVersion {EVM_VERSION}.\n\n"
+            + rendered
+            + "\n"
+        )
+        print(f"wrote {SNAPSHOT}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
