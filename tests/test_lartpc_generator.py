@@ -122,3 +122,13 @@ def test_cli_refuses_bad_input(tmp_path):
     _invoke(["data", "lartpc", "--events", "3", "--out", str(out), "--workers", "1"])
     result = _invoke(["data", "show", str(out), "--index", "9"])
     assert isinstance(result.exception, CliError) and "holds 3 events" in str(result.exception)
+
+
+def test_activity_framing_keeps_the_charge_in_view():
+    from learnledger.data.lartpc.render import frame_on_activity
+
+    canvas = np.zeros((1, 3, 30, 30), np.uint8)
+    canvas[0, :, 22:26, 3:6] = 50  # activity near a corner of the canvas
+    framed = frame_on_activity(canvas, 10)
+    assert framed.shape == (1, 3, 10, 10)
+    assert framed.sum() == canvas.sum()  # one time window for all views, a wire window per view
