@@ -220,3 +220,12 @@ def _literal(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+@pytest.mark.slow
+def test_the_papers_networks_settle_batch_norm_within_a_proposal() -> None:
+    import keras
+
+    model = build_model(ModelSpec("resnet50v2", (64, 64, 3), 3))
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(layer.momentum == 0.9 for layer in norms)

@@ -63,6 +63,11 @@ ARCHITECTURES = ("mlp", "mnist_cnn", "lartpc_cnn", "resnet50v2", "densenet169")
 class SpecError(ValueError):
     """A model spec that cannot describe a model; the message names the field and the bad value."""
 
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        """The spec field at fault ("" when the spec as a whole is)."""
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -91,41 +96,53 @@ class ModelSpec:
     metric: str = "accuracy"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.input_shape, (list, tuple)):
+            raise SpecError(
+                f"input_shape must be three positive integers (height, width, channels), "
+                f"received: input_shape={self.input_shape!r}",
+                field="input_shape",
+            )
         object.__setattr__(self, "input_shape", tuple(self.input_shape))
         if self.architecture not in ARCHITECTURES:
             raise SpecError(
                 f"unknown architecture: architecture={self.architecture!r}; "
-                f"choose one of {', '.join(ARCHITECTURES)}"
+                f"choose one of {', '.join(ARCHITECTURES)}",
+                field="architecture",
             )
         if len(self.input_shape) != 3 or not all(_is_int(d) and d > 0 for d in self.input_shape):
             raise SpecError(
                 f"input_shape must be three positive integers (height, width, channels), "
-                f"received: input_shape={list(self.input_shape)!r}"
+                f"received: input_shape={list(self.input_shape)!r}",
+                field="input_shape",
             )
         object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
         _require_positive_int("num_classes", self.num_classes, minimum=2)
         _require_positive_int("epochs", self.epochs)
         _require_positive_int("batch_size", self.batch_size)
         if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
-            raise SpecError(f"seed must be an integer in [0, 2**32), received: seed={self.seed!r}")
+            raise SpecError(f"seed must be an integer in [0, 2**32), received: seed={self.seed!r}", "seed")
         if self.optimizer not in OPTIMIZERS:
             raise SpecError(
-                f"unknown optimizer: optimizer={self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+                f"unknown optimizer: optimizer={self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}",
+                field="optimizer",
             )
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
             raise SpecError(
-                f"learning_rate must be a positive number, received: learning_rate={lr!r}"
+                f"learning_rate must be a positive number, received: learning_rate={lr!r}",
+                field="learning_rate",
             )
         object.__setattr__(self, "learning_rate", float(lr))
         if self.metric not in METRICS:
             raise SpecError(
-                f"unknown metric: metric={self.metric!r}; choose one of {', '.join(METRICS)}"
+                f"unknown metric: metric={self.metric!r}; choose one of {', '.join(METRICS)}",
+                field="metric",
             )
         if self.architecture in ("resnet50v2", "densenet169") and min(self.input_shape[:2]) < 32:
             raise SpecError(
                 f"{self.architecture} needs images of at least 32x32, "
-                f"received: input_shape={list(self.input_shape)!r}"
+                f"received: input_shape={list(self.input_shape)!r}",
+                field="input_shape",
             )
 
     @property
@@ -266,7 +283,10 @@ def _lartpc_cnn(spec: ModelSpec) -> keras.Model:
     """Four strided conv blocks and a global average: a wire-plane classifier that trains on a CPU.
 
     Stride 2 from the first layer shrinks a 200x200 event to 13x13 in four steps, so an epoch over
-    a few hundred events takes seconds, not minutes.
+    a few hundred events takes seconds, not minutes. Group normalization, not batch normalization:
+    it has no moving statistics, so the model the voters evaluate is the one the proposer trained
+    (batch norm's averages do not settle in one proposal's few dozen steps, and the evaluated
+    model then predicts one class for every event).
     """
     import keras
     from keras import layers
@@ -276,11 +296,16 @@ def _lartpc_cnn(spec: ModelSpec) -> keras.Model:
         x = layers.Conv2D(
             filters, kernel, strides=2, padding="same", use_bias=False, name=f"conv{block}"
         )(x)
-        x = layers.BatchNormalization(name=f"bn{block}")(x)
+        x = layers.GroupNormalization(groups=8, name=f"norm{block}")(x)
         x = layers.Activation("relu", name=f"relu{block}")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dense(64, activation="relu", name="hidden")(x)
     return keras.Model(images, _classifier(x, spec), name="lartpc_cnn")
+
+
+APPLICATION_BN_MOMENTUM = 0.9
+"""Batch-norm momentum of the paper's networks (Keras: 0.99). A proposal is tens of steps; at 0.99
+the moving statistics the voters evaluate with would still be mostly their initial values."""
 
 
 def _application(
@@ -303,6 +328,9 @@ def _application(
             classes=spec.num_classes,
             classifier_activation="softmax",
         )
+        for layer in network.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = APPLICATION_BN_MOMENTUM
         return keras.Model(images, network.output, name=name)
 
     return build
@@ -335,4 +363,4 @@ def _is_int(value: object) -> bool:
 
 def _require_positive_int(name: str, value: object, minimum: int = 1) -> None:
     if not _is_int(value) or value < minimum:  # type: ignore[operator]
-        raise SpecError(f"{name} must be an integer >= {minimum}, received: {name}={value!r}")
+        raise SpecError(f"{name} must be an integer >= {minimum}, received: {name}={value!r}", name)
