@@ -230,6 +230,20 @@ contract CollaborativeLearning is ICollaborativeLearning {
     }
 
     /// @inheritdoc ICollaborativeLearning
+    function statusOf(address account)
+        external
+        view
+        returns (uint256 round, RoundState state, address proposer, bool voted, bool finished)
+    {
+        round = _progress.currentRound;
+        RoundData memory data = _rounds[round];
+        state = _stateOf(data);
+        finished = _maxRounds != 0 && round > _maxRounds;
+        if (state != RoundState.Unopened) proposer = _memberAt[data.proposerIndex];
+        voted = _memberWords[account][round / ROUNDS_PER_WORD] & _votedBit(round) != 0;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
     function isMember(address account) external view returns (bool) {
         return _isMember(account);
     }

@@ -147,6 +147,14 @@ interface ICollaborativeLearning {
     /// @notice True once the last round (if `maxRounds` is not 0) is finalized.
     function isFinished() external view returns (bool);
 
+    /// @notice What an agent reads before each step, in one call instead of five: the current
+    /// round, its state, its proposer (zero once finished), whether `account` voted in it, and
+    /// whether the experiment is finished.
+    function statusOf(address account)
+        external
+        view
+        returns (uint256 round, RoundState state, address proposer, bool voted, bool finished);
+
     function isMember(address account) external view returns (bool);
 
     function memberCount() external view returns (uint256);

@@ -123,6 +123,20 @@ class SharedModel:
     round: int
 
 
+@dataclass(frozen=True)
+class LedgerStatus:
+    """What an agent reads before each step, in one look: the contract's ``statusOf(account)``."""
+
+    round: int
+    """The current round (past the last one once finished)."""
+    state: RoundState
+    proposer: str | None
+    """The current round's proposer; None while it is not opened (after the last round)."""
+    voted: bool
+    """Whether the handle's account has voted in the current round."""
+    finished: bool
+
+
 class LedgerError(Exception):
     """Root of every error raised by a ledger: connection, transaction, or contract refusal."""
 
@@ -151,6 +165,10 @@ class Ledger(Protocol):
         ...
 
     def members(self) -> tuple[Member, ...]: ...
+
+    def status(self) -> LedgerStatus:
+        """The current round, its state and proposer, whether ``account`` voted, and if finished."""
+        ...
 
     def current_round(self) -> int:
         """The round now open (rounds count from 1); past the last round once the experiment ends."""

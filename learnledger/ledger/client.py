@@ -8,6 +8,7 @@ from typing import Any
 from web3 import Web3
 
 from learnledger.ledger.api import (
+    LedgerStatus,
     Member,
     Proposal,
     RoundRecord,
@@ -74,6 +75,11 @@ class ContractLedger:
                 )
             )
         return self._members
+
+    def status(self) -> LedgerStatus:
+        round, state, proposer, voted, finished = self._view("statusOf", self.account)
+        return LedgerStatus(int(round), RoundState(state),
+                            None if int(proposer, 16) == 0 else str(proposer), bool(voted), bool(finished))
 
     def current_round(self) -> int:
         return int(self._view("currentRound"))

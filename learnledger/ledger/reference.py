@@ -20,6 +20,7 @@ from eth_utils import is_address, to_checksum_address
 from learnledger.ledger.api import (
     ContractRevert,
     Ledger,
+    LedgerStatus,
     Member,
     Proposal,
     RoundRecord,
@@ -215,6 +216,13 @@ class ReferenceLedger:
     def is_finished(self) -> bool:
         return self.params.max_rounds != 0 and self._current > self.params.max_rounds
 
+    def status(self, account: str) -> LedgerStatus:
+        """The contract's ``statusOf(account)``."""
+        round = self._current
+        state = self.state(round)
+        proposer = None if state is RoundState.UNOPENED else self._members[self._rounds[round].proposer_index]
+        return LedgerStatus(round, state, proposer, self.has_voted(round, account), self.is_finished())
+
     def proposer_of(self, round: int) -> str:
         self._require_state(round, OPENED)
         return self._members[self._rounds[round].proposer_index]
@@ -283,6 +291,9 @@ class _Handle:
 
     def members(self) -> tuple[Member, ...]:
         return self._ledger.members()
+
+    def status(self) -> LedgerStatus:
+        return self._ledger.status(self._account)
 
     def current_round(self) -> int:
         return self._ledger.current_round()
