@@ -137,18 +137,16 @@ class Agent:
 
     def step(self) -> Action:
         """Do the single next thing the rules ask of this member now, and say what it was."""
-        if self.ledger.is_finished():
+        status = self.ledger.status()
+        if status.finished:
             return Action.FINISHED
-        round = self.ledger.current_round()
-        state = self.ledger.round_state(round)
-        me = self.ledger.account.lower()
-        if state.can_finalize:
-            return self._finalize(round, state)
-        proposer = self.ledger.proposer_of(round).lower()
-        if state is RoundState.PROPOSING and proposer == me:
-            return self._propose(round)
-        if state is RoundState.VOTING and proposer != me and not self.ledger.has_voted(round, me):
-            return self._vote(round)
+        if status.state.can_finalize:
+            return self._finalize(status.round, status.state)
+        mine = status.proposer is not None and status.proposer.lower() == self.ledger.account.lower()
+        if status.state is RoundState.PROPOSING and mine:
+            return self._propose(status.round)
+        if status.state is RoundState.VOTING and not mine and not status.voted:
+            return self._vote(status.round)
         return Action.WAITING
 
     # ------------------------------------------------------------------ the three actions
@@ -197,7 +195,7 @@ class Agent:
             self.ledger.finalize(round)
         except ContractRevert as refusal:
             # Another member finalized first: the round moved on, which is all we wanted.
-            if self.ledger.current_round() != round or self.ledger.is_finished():
+            if self.ledger.status().round != round:
                 return Action.WAITING
             raise refusal
         log.info("%s finalized round %d (%s)", self.group, round, state.name.lower())

@@ -83,6 +83,13 @@ def deploy_command(
     keyfile: Optional[Path] = typer.Option(None, "--keyfile", help="File holding the deployer's private key (hex)."),
     out: Path = typer.Option(Path("deployment.json"), "--out", help="Where to write the deployment record."),
     as_json: bool = typer.Option(False, "--json", help="Print the deployment record as JSON."),
+    experiment: Optional[Path] = typer.Option(
+        None, "--experiment", help="Take names, threshold, windows, rounds, the model spec and the "
+        "initial weights from this experiment file (spec and weights are put in the store)."),
+    ipfs: Optional[str] = typer.Option(None, "--ipfs", help="With --experiment: Kubo RPC URL of the "
+                                       "store to put the spec and initial weights in."),
+    store: Optional[Path] = typer.Option(None, "--store", help="With --experiment: embedded store "
+                                         "folder (when no --ipfs)."),
 ) -> None:
     """Deploy an experiment's contract; print its address and write deployment.json."""
     from learnledger.ledger.api import LedgerError
@@ -92,29 +99,30 @@ def deploy_command(
     from learnledger.ledger.sandbox import PLACEHOLDER_INITIAL_DIGEST, PLACEHOLDER_SPEC_DIGEST
 
     roster = parse_addresses(members)
-    groups = split_list(names) if names is not None else [f"group-{i + 1}" for i in range(len(roster))]
-    if len(groups) != len(roster):
-        fail(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
     secret = read_key(key, keyfile)
     placeholders = []
-    if spec_digest is None:
-        placeholders.append("--spec-digest")
-    if initial_digest is None:
-        placeholders.append("--initial-digest")
-    params = ExperimentParams(
-        members=tuple(roster),
-        group_names=tuple(groups),
-        spec_digest=parse_digest("--spec-digest", spec_digest) if spec_digest else PLACEHOLDER_SPEC_DIGEST,
-        spec_cid=spec_cid,
-        initial_digest=(
-            parse_digest("--initial-digest", initial_digest) if initial_digest else PLACEHOLDER_INITIAL_DIGEST
-        ),
-        initial_cid=initial_cid,
-        threshold_bps=threshold_bps,
-        proposal_window=proposal_window,
-        vote_window=vote_window,
-        max_rounds=max_rounds,
-    )
+    if experiment is not None:
+        params = _params_from_experiment(experiment, roster, ipfs, store)
+    else:
+        groups = split_list(names) if names is not None else [f"group-{i + 1}" for i in range(len(roster))]
+        if len(groups) != len(roster):
+            fail(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
+        placeholders = [flag for flag, value in (("--spec-digest", spec_digest),
+                                                 ("--initial-digest", initial_digest)) if value is None]
+        params = ExperimentParams(
+            members=tuple(roster),
+            group_names=tuple(groups),
+            spec_digest=parse_digest("--spec-digest", spec_digest) if spec_digest else PLACEHOLDER_SPEC_DIGEST,
+            spec_cid=spec_cid,
+            initial_digest=(
+                parse_digest("--initial-digest", initial_digest) if initial_digest else PLACEHOLDER_INITIAL_DIGEST
+            ),
+            initial_cid=initial_cid,
+            threshold_bps=threshold_bps,
+            proposal_window=proposal_window,
+            vote_window=vote_window,
+            max_rounds=max_rounds,
+        )
     try:
         w3 = connect(rpc)
         deployment = deploy(w3, secret, params, rpc_url=rpc)
@@ -130,6 +138,34 @@ def deploy_command(
                   f"block {deployment.block}); record written to {out}", soft_wrap=True)
     if placeholders:
         console.print(f"note: no {' / '.join(placeholders)} given: placeholder digests were used")
+
+
+def _params_from_experiment(path: Path, roster: list[str], ipfs: Optional[str], store_dir: Optional[Path]):
+    """The constructor arguments an experiment file implies, its spec and initial weights stored."""
+    from learnledger.agents.backend import BackendError, select_backend
+    from learnledger.agents.experiment import Experiment, ExperimentError
+    from learnledger.runs.embedded import experiment_params
+    from learnledger.runs.member import open_store
+    from learnledger.store.api import StoreError
+
+    try:
+        parsed = Experiment.load(path)
+        select_backend(parsed.keras_backend)
+    except (ExperimentError, BackendError) as error:
+        fail(str(error), 2)
+    if len(parsed.learners) != len(roster):
+        fail(f"{path} has {len(parsed.learners)} learners but --members gives {len(roster)} addresses; "
+             "give one address per learner, in the file's order")
+    from learnledger.agents.learner import initial_weights
+
+    try:
+        target = open_store(ipfs, store_dir)
+        spec_cid = target.put(parsed.spec.canonical_json())
+        initial = initial_weights(parsed.spec)
+        initial_cid = target.put(initial)
+    except StoreError as error:
+        fail(f"cannot store the model spec and initial weights: {error}")
+    return experiment_params(parsed, roster, spec_cid, initial, initial_cid)
 
 
 def split_list(text: str) -> list[str]:
@@ -156,10 +192,10 @@ def parse_digest(option: str, text: str) -> bytes:
     return bytes.fromhex(cleaned)
 
 
-def read_key(key: str | None, keyfile: Path | None) -> str:
-    """The deployer's key from --key or --keyfile (exactly one)."""
+def read_key(key: str | None, keyfile: Path | None, whose: str = "the deployer's") -> str:
+    """A private key from --key or the first line of --keyfile (exactly one)."""
     if (key is None) == (keyfile is None):
-        fail("give the deployer's key with exactly one of --key HEX or --keyfile FILE")
+        fail(f"give {whose} key with exactly one of --key HEX or --keyfile FILE")
     if keyfile is not None:
         try:
             text = keyfile.read_text().strip()
@@ -167,7 +203,7 @@ def read_key(key: str | None, keyfile: Path | None) -> str:
             fail(f"cannot read --keyfile {str(keyfile)!r}: {error.strerror}")
         if text.startswith("{"):
             fail(f"--keyfile {str(keyfile)!r} looks like an encrypted keystore; give a file with the hex key")
-        key = text
+        key = text.splitlines()[0].strip() if text else ""
     assert key is not None
     if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key):
         fail("the private key must be 64 hex digits (optionally 0x-prefixed)")

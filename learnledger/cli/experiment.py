@@ -104,7 +104,8 @@ def agent(
     quiet: Annotated[bool, typer.Option("--quiet", help="Only warnings and the final line.")] = False,
 ) -> None:
     """One research group's learner process: follow the chain, propose, vote, finalize."""
-    from learnledger.runs.member import MemberConfig, MemberSetupError, read_key
+    from learnledger.cli.chain import read_key
+    from learnledger.runs.member import MemberConfig, MemberSetupError
 
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format=f"%(asctime)s {group} %(levelname)s: %(message)s")
@@ -115,7 +116,8 @@ def agent(
     from learnledger.runs.member import build_member, final_report, follow
 
     try:
-        config = MemberConfig(deployment=deployment, group=group, key=read_key(key, keyfile),
+        config = MemberConfig(deployment=deployment, group=group,
+                              key=read_key(key, keyfile, whose=f"group {group}'s"),
                               rpc_url=rpc, ipfs_url=ipfs, store_dir=store, experiment=experiment,
                               data=data, log_file=log, poll_s=poll)
         member, learner = build_member(config)

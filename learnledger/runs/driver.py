@@ -37,12 +37,14 @@ def drive(
         The records of every finalized round, oldest first.
     """
     finalized: list[RoundRecord] = []
-    while not observer.is_finished() and (max_rounds is None or len(finalized) < max_rounds):
-        round_before = observer.current_round()
+    status = observer.status()
+    while not status.finished and (max_rounds is None or len(finalized) < max_rounds):
+        round_before = status.round
         acted = False
         for agent in agents:
             acted |= agent.step() not in (Action.WAITING, Action.FINISHED)
-        if observer.current_round() != round_before or observer.is_finished():
+        status = observer.status()
+        if status.round != round_before or status.finished:
             for record in observer.history()[len(finalized):]:
                 if record.state.is_final:
                     finalized.append(record)
@@ -52,7 +54,7 @@ def drive(
             wait = observer.seconds_until_deadline(round_before)
             if wait is None:
                 raise ExperimentStuck(
-                    f"round {round_before} is {observer.round_state(round_before).name} and no agent "
+                    f"round {round_before} is {status.state.name} and no agent "
                     "can act; this is a bug in the rules or the agents, please report it"
                 )
             advance_clock(int(wait) + 1)

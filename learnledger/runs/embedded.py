@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,7 @@ def run_experiment(
     ledger: str = "chain",
     on_round: Callable[[dict[str, object]], None] = lambda row: None,
     on_setup: Callable[[str], None] = lambda message: None,
+    proposers: Sequence[str] | None = None,
 ) -> RunResult:
     """Run ``experiment`` to its last round with every learner in this process.
 
@@ -65,9 +66,13 @@ def run_experiment(
             in-memory store instead of the directory store).
         on_round: called with each round's JSON row as soon as it is finalized (progress display).
         on_setup: called with a line of text at each set-up step.
+        proposers: the reference ledger only: the group proposing each round, instead of its
+            seeded draw (to replay a chain run's proposers; the overhead benchmark does).
     """
     if ledger not in LEDGERS:
         raise ValueError(f"ledger must be one of {LEDGERS}, received: ledger={ledger!r}")
+    if proposers is not None and ledger != "reference":
+        raise ValueError("proposers can only be imposed on the reference ledger; the contract draws them")
     started = time.perf_counter()
     folder = RunFolder.create(out)
 
@@ -86,7 +91,10 @@ def run_experiment(
     def params_for(members: list[str]) -> ExperimentParams:
         return experiment_params(experiment, members, spec_cid, initial, initial_cid)
 
-    network = (_embedded_chain if ledger == "chain" else _reference)(experiment, params_for)
+    if ledger == "chain":
+        network = _embedded_chain(experiment, params_for)
+    else:
+        network = _reference(experiment, params_for, proposers)
     folder.write_text("deployment.json", network.deployment_json)
     groups = {handle.account.lower(): spec.group for handle, spec in zip(network.handles, experiment.learners)}
 
@@ -150,12 +158,19 @@ def _embedded_chain(experiment: Experiment, params_for: Callable[[list[str]], Ex
     return _Network(handles, chain.time_travel, deployment.to_json())
 
 
-def _reference(experiment: Experiment, params_for: Callable[[list[str]], ExperimentParams]) -> _Network:
+def _reference(
+    experiment: Experiment,
+    params_for: Callable[[list[str]], ExperimentParams],
+    proposers: Sequence[str] | None,
+) -> _Network:
     from learnledger.ledger.reference import ReferenceLedger
 
     members = [f"0x{index + 1:040x}" for index in range(len(experiment.learners))]
+    by_group = dict(zip(experiment.groups, members))
+    source = (lambda round: by_group[proposers[round - 1]]) if proposers is not None else None
     clock = _ManualClock()
-    reference = ReferenceLedger(params_for(members), clock=clock.now, seed=experiment.seed)
+    reference = ReferenceLedger(params_for(members), clock=clock.now, seed=experiment.seed,
+                                proposer_source=source)
     handles: list[Ledger] = [reference.as_member(address) for address in members]
     deployment = {"ledger": "reference", "params": reference.params.to_dict()}
     return _Network(handles, clock.advance, json.dumps(deployment, indent=2, sort_keys=True))

@@ -45,6 +45,7 @@ def launch_experiment(
 ) -> LaunchResult:
     """Run ``experiment`` as separate agent processes on a fresh anvil devnet and store server."""
     from learnledger.agents.learner import initial_weights
+    from learnledger.ledger.chain import connect
     from learnledger.ledger.client import ContractLedger
     from learnledger.ledger.deploy import deploy
     from learnledger.ledger.devnet import Devnet
@@ -68,9 +69,10 @@ def launch_experiment(
         on_setup("deploying the contract")
         params = experiment_params(experiment, [address for address, _ in members], spec_cid,
                                    initial, initial_cid)
-        deployment = deploy(devnet.w3, deployer_key, params, rpc_url=devnet.rpc_url)
+        w3 = connect(devnet.rpc_url)
+        deployment = deploy(w3, deployer_key, params, rpc_url=devnet.rpc_url)
         deployment.save(folder.path / "deployment.json")
-        observer = ContractLedger(devnet.w3, deployment, deployer_key)
+        observer = ContractLedger(w3, deployment, deployer_key)
         groups = {address.lower(): spec.group for (address, _), spec in zip(members, experiment.learners)}
 
         on_setup(f"starting {count} agent processes")
@@ -104,7 +106,7 @@ class _StoreServer:
     def __enter__(self) -> str:
         from learnledger.store.server import serve_in_thread
 
-        self.server = serve_in_thread(self.store, "127.0.0.1", 0)
+        self.server, _ = serve_in_thread(self.store, "127.0.0.1", 0)
         return self.server.url
 
     def __exit__(self, *exc: object) -> None:

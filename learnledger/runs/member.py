@@ -46,23 +46,6 @@ class MemberConfig:
     poll_s: float = 0.5
 
 
-def read_key(key: str | None, keyfile: Path | None) -> str:
-    """The private key from ``--key`` or the first line of ``--keyfile``, as 0x-prefixed hex."""
-    if (key is None) == (keyfile is None):
-        raise MemberSetupError("give exactly one of --key HEX or --keyfile FILE")
-    if keyfile is not None:
-        try:
-            key = keyfile.read_text().strip().splitlines()[0].strip()
-        except (OSError, IndexError) as error:
-            raise MemberSetupError(f"cannot read a key from {keyfile}: {error}") from None
-    assert key is not None
-    bare = key.removeprefix("0x")
-    if len(bare) != 64 or any(c not in "0123456789abcdefABCDEF" for c in bare):
-        raise MemberSetupError("a private key is 32 bytes of hex (64 hex digits, optional 0x); "
-                               "the one given is not")
-    return "0x" + bare
-
-
 def open_store(ipfs_url: str | None, store_dir: Path | None) -> WeightStore:
     """A Kubo RPC client for ``ipfs_url``, else the embedded store at ``store_dir`` (or its default)."""
     if ipfs_url:

@@ -1,0 +1,93 @@
+"""One OS process per research group on anvil: deploy from an experiment file, agents, launch.
+
+These start the real anvil devnet from node_modules (npm ci) and real agent processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from learnledger.ledger.devnet import Devnet, anvil_path
+from learnledger.ledger.params import Deployment
+from learnledger.report.rounds import read_jsonl
+from learnledger.store.local import LocalStore
+from learnledger.store.server import serve_in_thread
+from tests.conftest import tiny_experiment
+
+try:
+    anvil_path()
+    HAVE_ANVIL = True
+except Exception:  # noqa: BLE001 - any reason anvil cannot be found means: skip
+    HAVE_ANVIL = False
+
+pytestmark = [
+    pytest.mark.anvil,
+    pytest.mark.skipif(not HAVE_ANVIL, reason="anvil is not installed: run `npm ci` (scripts/setup.sh)"),
+]
+
+CLI = [sys.executable, "-m", "learnledger.cli.main"]
+
+
+@pytest.mark.slow
+def test_launch_runs_every_group_as_its_own_process(tmp_path: Path) -> None:
+    out = tmp_path / "launch"
+    done = subprocess.run([*CLI, "launch", str(tiny_experiment(tmp_path, rounds=2)), "--out", str(out),
+                           "--timeout", "400"], capture_output=True, text=True, timeout=500)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = read_jsonl(out / "rounds.jsonl")
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row["round"] for row in rows] == [1, 2]
+    assert summary["accepted"] + summary["rejected"] + summary["skipped"] == 2
+    # Each group's process evaluated the final shared model itself and logged it.
+    assert set(summary["final_test_scores"]) == {"cern", "fnal", "desy"}
+    for group in ("cern", "fnal", "desy"):
+        final = [row for row in read_jsonl(out / "agents" / f"{group}.jsonl") if row.get("final")]
+        assert final and final[0]["model_digest"] == rows[-1]["model_digest"]
+    # Every vote on the chain was cast by a separate process, which logged it in its own file.
+    for row in rows:
+        for group, vote in row["votes"].items():
+            logged = [line for line in read_jsonl(out / "agents" / f"{group}.jsonl")
+                      if line.get("round") == row["round"] and line.get("role") == "voter"]
+            assert logged and logged[0]["approve"] == vote["approve"]
+
+
+def test_deploy_from_an_experiment_file_puts_spec_and_weights_in_the_store(tmp_path: Path) -> None:
+    from learnledger.agents.experiment import Experiment
+
+    experiment_file = tiny_experiment(tmp_path)
+    store = LocalStore(tmp_path / "store")
+    server, _ = serve_in_thread(store, "127.0.0.1", 0)
+    try:
+        with Devnet(accounts=4) as devnet:
+            members = ",".join(address for address, _ in devnet.accounts[:3])
+            done = subprocess.run(
+                [*CLI, "deploy", "--rpc", devnet.rpc_url, "--members", members, "--key",
+                 devnet.accounts[3][1], "--experiment", str(experiment_file), "--ipfs", server.url,
+                 "--out", str(tmp_path / "deployment.json")],
+                capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+            deployment = Deployment.load(tmp_path / "deployment.json")
+            experiment = Experiment.load(experiment_file)
+            assert deployment.params.group_names == experiment.groups
+            assert deployment.params.spec_digest == experiment.spec.digest()
+            assert hashlib.sha256(store.get(deployment.params.spec_cid)).digest() == experiment.spec.digest()
+            assert hashlib.sha256(store.get(deployment.params.initial_cid)).digest() == (
+                deployment.params.initial_digest)
+
+            # An agent started with another group's key is refused before it does anything.
+            wrong = subprocess.run(
+                [*CLI, "agent", "--deployment", str(tmp_path / "deployment.json"), "--group", "cern",
+                 "--key", devnet.accounts[1][1], "--ipfs", server.url, "--experiment", str(experiment_file)],
+                capture_output=True, text=True, timeout=300)
+            assert wrong.returncode == 2
+            assert "signs as" in wrong.stderr and "Traceback" not in wrong.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
