@@ -1,0 +1,100 @@
+"""Figure 2: the history plot is written, with the panels, cells and means the rounds say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import AxesImage
+
+from learnledger.report.history_plot import (
+    APPROVE,
+    NO_VOTE,
+    PROPOSER,
+    REJECT,
+    history_figure,
+    plot_history,
+)
+
+GROUPS = ["cern", "fnal", "desy"]
+ROUNDS = [
+    {"round": 1, "proposer": "cern", "outcome": "accepted",
+     "votes": {"fnal": {"approve": True, "vote_score": 0.8, "test_score": 0.7},
+               "desy": {"approve": True, "vote_score": 0.6, "test_score": 0.5}}},
+    {"round": 3, "proposer": "desy", "outcome": "skipped", "votes": {}},
+    {"round": 2, "proposer": "fnal", "outcome": "rejected",
+     "votes": {"cern": {"approve": False, "vote_score": 0.1, "test_score": 0.2},
+               "desy": {"approve": False, "vote_score": None, "test_score": None}}},
+    {"round": 4, "proposer": "desy", "outcome": "accepted",
+     "votes": {"cern": {"approve": True, "vote_score": 0.9, "test_score": 0.85}}},
+]
+
+
+def _axes(figure, label: str):
+    return next(axes for axes in figure.axes if axes.get_label() == label)
+
+
+def test_the_png_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "run" / "history.png"
+    plot_history(ROUNDS, GROUPS, out, title="tiny")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 10_000
+    assert not list(out.parent.glob("*.partial"))
+
+
+def test_three_panels_share_the_round_axis() -> None:
+    figure = history_figure(ROUNDS, GROUPS, "tiny")
+    test, vote, grid = (_axes(figure, label) for label in ("test", "vote", "grid"))
+    assert test.get_ylabel() == "test score" and vote.get_ylabel() == "vote score"
+    assert grid.get_xlabel() == "round"
+    assert figure.get_suptitle() == "tiny"
+    assert [tick.get_text() for tick in grid.get_yticklabels()] == ["outcome", *GROUPS]
+    assert test.get_shared_x_axes().joined(test, grid)
+
+
+def test_the_grid_colours_every_vote_and_marks_the_proposer() -> None:
+    grid = _axes(history_figure(ROUNDS, GROUPS), "grid")
+    image = next(child for child in grid.get_children() if isinstance(child, AxesImage))
+    cells = np.asarray(image.get_array())
+    # Columns are rounds 1..4 in order; row 0 is the outcome, then cern, fnal, desy.
+    assert cells[0].tolist() == [APPROVE, REJECT, NO_VOTE, APPROVE]
+    assert cells[1:, 0].tolist() == [PROPOSER, APPROVE, APPROVE]
+    assert cells[1:, 1].tolist() == [REJECT, PROPOSER, REJECT]
+    assert cells[1:, 2].tolist() == [NO_VOTE, NO_VOTE, PROPOSER]
+    assert cells[1:, 3].tolist() == [APPROVE, NO_VOTE, PROPOSER]
+    texts = sorted((t.get_position(), t.get_text()) for t in grid.texts)
+    assert [text for position, text in texts if text == "P"] == ["P"] * 4
+    assert sorted(text for _, text in texts if text != "P") == ["A", "A", "R", "S"]
+
+
+def test_means_skip_missing_scores_and_the_shared_model_steps_on_acceptance() -> None:
+    test = _axes(history_figure(ROUNDS, GROUPS), "test")
+    lines = {line.get_label(): line for line in test.get_lines()}
+    mean = np.asarray(lines["mean of voters"].get_ydata(), dtype=float)
+    np.testing.assert_allclose(mean, [0.6, 0.2, np.nan, 0.85])
+    shared = np.asarray(lines["shared model (mean)"].get_ydata(), dtype=float)
+    np.testing.assert_allclose(shared, [0.6, 0.6, 0.6, 0.85])
+    assert set(GROUPS) <= set(lines)
+
+
+def test_groups_missing_from_the_roster_still_get_a_row() -> None:
+    rounds = [{"round": 1, "proposer": "kek", "outcome": "accepted",
+               "votes": {"cern": {"approve": True, "vote_score": 0.5, "test_score": 0.5}}}]
+    grid = _axes(history_figure(rounds, ["cern"]), "grid")
+    assert [tick.get_text() for tick in grid.get_yticklabels()] == ["outcome", "cern", "kek"]
+
+
+def test_no_rounds_draws_an_empty_figure_that_says_so(tmp_path: Path) -> None:
+    plot_history([], GROUPS, tmp_path / "empty.png")
+    figure = history_figure([], GROUPS)
+    assert any("no finalized rounds" in text.get_text() for text in _axes(figure, "test").texts)
+
+
+@pytest.mark.parametrize("count", [1, 120])
+def test_few_and_many_rounds_keep_readable_ticks(count: int) -> None:
+    rounds = [{"round": r, "proposer": "cern", "outcome": "rejected",
+               "votes": {"fnal": {"approve": False, "vote_score": 0.4, "test_score": 0.4}}}
+              for r in range(1, count + 1)]
+    grid = _axes(history_figure(rounds, GROUPS), "grid")
+    assert 1 <= len(grid.get_xticks()) <= 25
