@@ -1,11 +1,11 @@
-"""Build the contract from source with the pinned compiler and write the committed artifact.
+"""Build the contracts from source with the pinned compiler and write the committed artifacts.
 
 The compiler is solc 0.8.37, found locally and never downloaded: a native ``solc`` of that version
 (installed for py-solc-x, or on PATH) is used through py-solc-x; otherwise the solcjs of
 ``node_modules`` (the same compiler, built to WebAssembly). Both take the same standard-JSON input
 and give the same bytecode.
 
-Run ``python -m learnledger.ledger.compile`` to rewrite the artifact, ``--check`` to compare.
+Run ``python -m learnledger.ledger.compile`` to rewrite the artifacts, ``--check`` to compare.
 """
 
 from __future__ import annotations
@@ -40,6 +40,19 @@ VIA_IR = True
 the legacy code generator (same runs), 242k against 245k per 5-member round."""
 
 SOURCES = ("ICollaborativeLearning.sol", "CollaborativeLearning.sol")
+"""The sources of the round protocol's contract (the default build)."""
+
+COMPETITION_NAME = "ModelCompetition"
+COMPETITION_SOURCES = ("IModelCompetition.sol", "ModelCompetition.sol")
+COMPETITION_ARTIFACT_PATH = CONTRACTS_DIR / "build" / "ModelCompetition.json"
+
+BUILDS: dict[str, tuple[tuple[str, ...], Path]] = {
+    CONTRACT_NAME: (SOURCES, ARTIFACT_PATH),
+    COMPETITION_NAME: (COMPETITION_SOURCES, COMPETITION_ARTIFACT_PATH),
+}
+"""Every contract the project deploys: its sources and its committed artifact. Each is compiled
+on its own, so a change to one contract leaves the other's artifact byte for byte the same."""
+
 SOLCJS = REPO_ROOT / "node_modules" / ".bin" / "solcjs"
 
 
@@ -47,7 +60,7 @@ class CompilerNotFound(LedgerError):
     """Neither a native solc of the pinned version nor solcjs is installed."""
 
 
-def compiler_settings() -> dict[str, Any]:
+def compiler_settings(sources: tuple[str, ...] = SOURCES) -> dict[str, Any]:
     """The solc settings, part of the artifact so a build can be reproduced from it alone."""
     return {
         "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
@@ -55,19 +68,21 @@ def compiler_settings() -> dict[str, Any]:
         "evmVersion": EVM_VERSION,
         "outputSelection": {
             f"contracts/{name}": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
-            for name in SOURCES
+            for name in sources
         },
     }
 
 
-def standard_json_input(contracts_dir: Path = CONTRACTS_DIR) -> dict[str, Any]:
+def standard_json_input(
+    contracts_dir: Path = CONTRACTS_DIR, sources: tuple[str, ...] = SOURCES
+) -> dict[str, Any]:
     """The compiler's standard-JSON input, sources inlined (no file access by the compiler)."""
     return {
         "language": "Solidity",
         "sources": {
-            f"contracts/{name}": {"content": (contracts_dir / name).read_text()} for name in SOURCES
+            f"contracts/{name}": {"content": (contracts_dir / name).read_text()} for name in sources
         },
-        "settings": compiler_settings(),
+        "settings": compiler_settings(sources),
     }
 
 
@@ -148,10 +163,16 @@ def find_compiler() -> Compiler:
     )
 
 
-def build_artifact(compiler: Compiler | None = None, contracts_dir: Path = CONTRACTS_DIR) -> str:
-    """Compile and return the artifact's exact text (what is committed)."""
+def build_artifact(
+    compiler: Compiler | None = None, contracts_dir: Path = CONTRACTS_DIR, contract: str = CONTRACT_NAME
+) -> str:
+    """Compile ``contract`` (a key of ``BUILDS``) and return its artifact's exact text (what is
+    committed)."""
+    if contract not in BUILDS:
+        raise LedgerError(f"unknown contract: contract={contract!r}; choose one of {', '.join(BUILDS)}")
     compiler = compiler or find_compiler()
-    standard_input = standard_json_input(contracts_dir)
+    sources, _ = BUILDS[contract]
+    standard_input = standard_json_input(contracts_dir, sources)
     output = compiler.compile(standard_input)
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
@@ -159,14 +180,14 @@ def build_artifact(compiler: Compiler | None = None, contracts_dir: Path = CONTR
             "the contract does not compile:\n" + "\n".join(e["formattedMessage"] for e in errors)
         )
     warnings = [e["formattedMessage"] for e in output.get("errors", []) if e.get("severity") == "warning"]
-    contract = output["contracts"]["contracts/CollaborativeLearning.sol"][CONTRACT_NAME]
+    built = output["contracts"][f"contracts/{contract}.sol"][contract]
     artifact = {
-        "contractName": CONTRACT_NAME,
-        "abi": contract["abi"],
-        "bytecode": "0x" + contract["evm"]["bytecode"]["object"],
-        "deployedBytecode": "0x" + contract["evm"]["deployedBytecode"]["object"],
+        "contractName": contract,
+        "abi": built["abi"],
+        "bytecode": "0x" + built["evm"]["bytecode"]["object"],
+        "deployedBytecode": "0x" + built["evm"]["deployedBytecode"]["object"],
         "compiler": {"name": "solc", "version": compiler.version},
-        "settings": compiler_settings(),
+        "settings": compiler_settings(sources),
         "sources": {
             name: {"sha256": hashlib.sha256(source["content"].encode()).hexdigest()}
             for name, source in standard_input["sources"].items()
@@ -177,21 +198,24 @@ def build_artifact(compiler: Compiler | None = None, contracts_dir: Path = CONTR
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite the artifact, or with --check report whether it matches a fresh build."""
+    """Rewrite every artifact, or with --check report whether each matches a fresh build."""
     args = sys.argv[1:] if argv is None else argv
     compiler = find_compiler()
-    fresh = build_artifact(compiler)
-    if "--check" in args:
-        committed = ARTIFACT_PATH.read_text() if ARTIFACT_PATH.exists() else ""
-        if committed != fresh:
-            print(f"{ARTIFACT_PATH} is stale: rebuild with `python -m learnledger.ledger.compile`")
-            return 1
-        print(f"{ARTIFACT_PATH} matches a fresh build ({compiler.kind} {compiler.version})")
-        return 0
-    ARTIFACT_PATH.parent.mkdir(parents=True, exist_ok=True)
-    ARTIFACT_PATH.write_text(fresh)
-    print(f"wrote {ARTIFACT_PATH} ({compiler.kind} {compiler.version})")
-    return 0
+    stale = 0
+    for contract, (_, path) in BUILDS.items():
+        fresh = build_artifact(compiler, contract=contract)
+        if "--check" in args:
+            committed = path.read_text() if path.exists() else ""
+            if committed != fresh:
+                print(f"{path} is stale: rebuild with `python -m learnledger.ledger.compile`")
+                stale += 1
+            else:
+                print(f"{path} matches a fresh build ({compiler.kind} {compiler.version})")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(fresh)
+        print(f"wrote {path} ({compiler.kind} {compiler.version})")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
