@@ -1,0 +1,171 @@
+"""``learnledger audit``: rebuild, check and draw an experiment's whole history from the chain alone.
+
+Exit status: 0 every check holds; 1 a check failed (each is printed); 2 the chain or the store
+could not be reached, or the audit could not start (no such file, no RPC URL).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from learnledger.cli.console import console, fail
+
+UNREACHABLE = 2
+CHECK_FAILED = 1
+
+
+def register(app: typer.Typer) -> None:
+    """Add this family's commands to the main app."""
+    app.command("audit")(audit_command)
+
+
+def audit_command(
+    deployment: Optional[Path] = typer.Option(
+        None, "--deployment", help="deployment.json of the experiment (from `learnledger deploy` or a run)."),
+    rpc: Optional[str] = typer.Option(None, "--rpc", help="JSON-RPC URL of the chain (default: the "
+                                      "deployment's rpc_url)."),
+    address: Optional[str] = typer.Option(None, "--address", help="The contract's address (without --deployment)."),
+    ipfs: Optional[str] = typer.Option(None, "--ipfs", help="Kubo RPC URL of an IPFS node holding the weights."),
+    store_dir: Optional[Path] = typer.Option(
+        None, "--store", help="A local store directory holding the weights (default with --verify: the "
+        "store/ folder next to --deployment, if there is one)."),
+    verify: bool = typer.Option(False, "--verify", help="Fetch every proposed and accepted weights file and "
+                                "check its CID, sha256 digest and format."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write one JSON line per round here."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the history (the paper's Figure 2) here (PNG)."),
+    html_out: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
+    evaluate: Optional[Path] = typer.Option(
+        None, "--evaluate", help="Score the final shared model on this data: a group's .npz or an experiment "
+        ".toml (needs the store)."),
+    from_block: Optional[int] = typer.Option(None, "--from-block", help="First block to read events from "
+                                             "(default: the deployment block, else 0)."),
+    to_block: Optional[int] = typer.Option(None, "--to-block", help="Last block to read events from "
+                                           "(default: the latest). Events after it are not read, so the "
+                                           "audit fails if the experiment went on."),
+    rows_shown: int = typer.Option(40, "--rows", help="Rounds the table shows (the last ones; 0 = all)."),
+) -> None:
+    """Rebuild every round from the chain's events and check it against the contract and the rules."""
+    from learnledger.audit.evaluate import EvaluationError, evaluate_final_model
+    from learnledger.audit.fetch import ChainUnreachable
+    from learnledger.audit.render import (
+        draw_history,
+        html_report,
+        rounds_table,
+        valuation_png,
+        valuation_table,
+    )
+    from learnledger.audit.run import AuditInputError, audit
+    from learnledger.audit.valuation import value_datasets
+    from learnledger.report.rounds import write_jsonl
+    from learnledger.store.api import StoreUnreachable
+
+    record, w3, contract = _connect(deployment, rpc, address)
+    store = _store(ipfs, store_dir, deployment) if (verify or evaluate or ipfs or store_dir) else None
+    if evaluate is not None and store is None:
+        fail("--evaluate needs the weights: pass --store DIR or --ipfs URL", UNREACHABLE)
+    try:
+        report = audit(w3, contract, record, store=store if verify else None,
+                       from_block=from_block, to_block=to_block)
+    except AuditInputError as error:
+        fail(str(error), UNREACHABLE)
+    except ChainUnreachable as error:
+        fail(f"the chain could not be reached: {error}", UNREACHABLE)
+    except StoreUnreachable as error:
+        fail(f"the store could not be reached: {error}", UNREACHABLE)
+
+    console.print(rounds_table(report, rows_shown))
+    values = value_datasets(report.rows, report.groups)
+    if values:
+        console.print(valuation_table(values))
+    evaluation = None
+    if evaluate is not None and store is not None:
+        try:
+            metric, evaluation = evaluate_final_model(report, store, evaluate)
+        except EvaluationError as error:
+            fail(str(error), CHECK_FAILED)
+        except StoreUnreachable as error:
+            fail(f"the store could not be reached: {error}", UNREACHABLE)
+        for name, scores in evaluation.items():
+            console.print(f"final model on {name}: {metric} vote {scores['vote']:.4f}, test {scores['test']:.4f}")
+
+    if json_out is not None:
+        write_jsonl(json_out, report.rows)
+        console.print(f"wrote {len(report.rows)} rounds to {json_out}")
+    title = f"experiment {report.address[:10]}…, {len(report.rows)} rounds (from the chain)"
+    history_png: bytes | None = None
+    if (plot is not None or html_out is not None) and report.rows:
+        target = plot if plot is not None else html_out.with_suffix(".history.png")  # type: ignore[union-attr]
+        draw_history(report.rows, report.groups, target, title)
+        history_png = target.read_bytes()
+        if plot is None:
+            target.unlink()
+        else:
+            console.print(f"drew the history to {plot}")
+    if html_out is not None:
+        images = {}
+        if history_png is not None:
+            images["Vote and test scores per learner, and the vote grid (Figure 2)"] = history_png
+        if values:
+            images["Proposals per group"] = valuation_png(values)
+        html_out.write_text(html_report(report, values, images, evaluation), encoding="utf-8")
+        console.print(f"wrote the report to {html_out}")
+
+    checked = "" if report.verified_files is None else f", {report.verified_files} stored files verified"
+    if report.ok:
+        console.print(f"[green]all checks hold[/]: {len(report.rows)} rounds from blocks "
+                      f"{report.from_block}..{report.to_block}{checked}")
+        return
+    for finding in report.findings:
+        console.print(f"[red]FAILED[/] {finding}", soft_wrap=True)
+    fail(f"{len(report.findings)} check(s) failed", CHECK_FAILED)
+
+
+def _connect(deployment: Path | None, rpc: str | None, address: str | None):  # type: ignore[no-untyped-def]
+    """(the deployment record or None, a Web3, the contract address); exit 2 if that cannot be."""
+    from learnledger.ledger.api import LedgerError
+    from learnledger.ledger.chain import connect
+    from learnledger.ledger.params import Deployment
+
+    if (deployment is None) == (address is None):
+        fail("name the experiment with --deployment deployment.json, or with --rpc URL --address 0x...",
+             UNREACHABLE)
+    record = None
+    if deployment is not None:
+        try:
+            record = Deployment.load(deployment)
+        except LedgerError as error:
+            fail(str(error), UNREACHABLE)
+        address = address or record.address
+        rpc = rpc or record.rpc_url
+    if rpc is None:
+        fail(f"{deployment} names no rpc_url (an embedded run's chain ended with its process); pass --rpc URL "
+             "of a chain that holds the contract", UNREACHABLE)
+    try:
+        w3 = connect(rpc, timeout=5.0)
+    except LedgerError as error:
+        fail(str(error), UNREACHABLE)
+    return record, w3, address
+
+
+def _store(ipfs: str | None, store_dir: Path | None, deployment: Path | None):  # type: ignore[no-untyped-def]
+    from learnledger.store.kubo import KuboStore
+    from learnledger.store.local import LocalStore
+
+    if ipfs and store_dir:
+        fail("pass either --ipfs URL or --store DIR, not both", UNREACHABLE)
+    if ipfs:
+        try:
+            return KuboStore(ipfs)
+        except ValueError as error:
+            fail(str(error), UNREACHABLE)
+    if store_dir is None and deployment is not None and (deployment.parent / "store").is_dir():
+        store_dir = deployment.parent / "store"
+    if store_dir is None:
+        fail("--verify and --evaluate need the weights: pass --store DIR or --ipfs URL", UNREACHABLE)
+    if not store_dir.is_dir():
+        fail(f"no store directory at {store_dir}; pass the folder a run or `learnledger store` wrote",
+             UNREACHABLE)
+    return LocalStore(store_dir)
