@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from learnledger.cli.console import console, fail
 
@@ -119,7 +120,7 @@ def audit_command(
                       f"{report.from_block}..{report.to_block}{checked}")
         return
     for finding in report.findings:
-        console.print(f"[red]FAILED[/] {finding}", soft_wrap=True)
+        console.print(f"[red]FAILED[/] {escape(str(finding))}", soft_wrap=True)
     fail(f"{len(report.findings)} check(s) failed", CHECK_FAILED)
 
 
