@@ -61,17 +61,24 @@ def digits() -> Digits:
 
 @pytest.fixture(scope="module")
 def models(digits: Digits) -> list[Model]:
-    """An MLP, a small CNN, a deeper CNN, and a broken entry (a CNN never trained)."""
+    """An MLP, a small CNN, a deeper CNN, and a broken entry (a CNN never trained).
+
+    Training budgets differ so that the best model wins by a margin three 300-digit samples resolve
+    (the CNNs trained alike end within a point of each other: a coin toss, not a ranking).
+    """
+    import keras
+
     entries = [
         ("mlp", ModelSpec("mlp", (28, 28, 1), 10, seed=1, epochs=2), True),
-        ("small cnn", ModelSpec("mnist_cnn", (28, 28, 1), 10, seed=2, epochs=2), True),
-        ("deeper cnn", ModelSpec("lartpc_cnn", (28, 28, 1), 10, seed=3, epochs=2), True),
+        ("small cnn", ModelSpec("mnist_cnn", (28, 28, 1), 10, seed=2, epochs=3), True),
+        ("deeper cnn", ModelSpec("lartpc_cnn", (28, 28, 1), 10, seed=3, epochs=1), True),
         ("untrained", ModelSpec("mnist_cnn", (28, 28, 1), 10, seed=4), False),
     ]
     built = []
     for name, spec, train in entries:
         model = build_model(spec)
         if train:
+            keras.utils.set_random_seed(spec.seed)  # the same shuffles on every run
             model.fit(digits.train.x, digits.train.y, batch_size=spec.batch_size, epochs=spec.epochs,
                       verbose=0, shuffle=True)
         built.append(Model(name, spec, model_weights_bytes(model)))
@@ -81,7 +88,9 @@ def models(digits: Digits) -> list[Model]:
 @pytest.fixture(scope="module")
 def accuracy(models: list[Model], digits: Digits) -> list[float]:
     """Each model's accuracy on all the held-out digits together: the truth the winner must match."""
-    return [score_model(m.spec, m.weights, digits.all_tests, "accuracy") for m in models]
+    found = [score_model(m.spec, m.weights, digits.all_tests, "accuracy") for m in models]
+    print("held-out accuracy:", {m.name: round(a, 4) for m, a in zip(models, found)})
+    return found
 
 
 class RandomScores(Evaluator):
@@ -128,7 +137,7 @@ def test_the_winner_is_the_most_accurate_model(
     assert reader.phase() is Phase.Finalized
     best = int(np.argmax(accuracy))
     assert reader.winner() == best, f"accuracies {accuracy}"
-    assert accuracy[3] < 0.3 < 0.8 < min(accuracy[:3])  # the broken entry is broken, the others learn
+    assert accuracy[3] < 0.3 < 0.7 < min(accuracy[:3])  # the broken entry is broken, the others learn
     for index, truth in enumerate(accuracy):
         median, count = reader.result_of(index)
         assert count == 3
