@@ -8,6 +8,7 @@ The ledger modules (and web3) are imported inside the commands.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,6 +25,10 @@ KEY = typer.Option(None, "--key", help="This group's private key (hex).")
 KEYFILE = typer.Option(None, "--keyfile", help="File holding this group's private key (hex).")
 IPFS = typer.Option(None, "--ipfs", help="Kubo RPC URL of the store (default: the embedded store).")
 STORE = typer.Option(None, "--store", help="Embedded store folder (when no --ipfs).")
+
+
+READER_KEY = "0x" + "11" * 32
+"""A throwaway key for commands that only read (results): it never signs anything."""
 
 
 def register(app: typer.Typer) -> None:
@@ -66,7 +71,7 @@ def _client(competition: Path, key: Optional[str], keyfile: Optional[Path], rpc:
         url = rpc or deployment.rpc_url
         if not url:
             fail(f"{competition} names no RPC URL; give --rpc")
-        secret = read_key(key, keyfile) if (key or keyfile) else "0x" + "11" * 32  # a reader's key
+        secret = read_key(key, keyfile) if (key or keyfile) else READER_KEY
         return CompetitionClient(connect(url), deployment, secret)
     except LedgerError as error:
         fail(str(error))
@@ -149,8 +154,8 @@ def enter_command(
         index = submit_entry(client, open_store(ipfs, store), parsed, weight_bytes)
     except (LedgerError, StoreError) as error:
         fail(str(error))
-    console.print(f"entered as entry {index}: {parsed.architecture}, weights sha256 "
-                  f"{__import__('hashlib').sha256(weight_bytes).hexdigest()[:16]}...")
+    digest = hashlib.sha256(weight_bytes).hexdigest()
+    console.print(f"entered as entry {index}: {parsed.architecture}, weights sha256 {digest[:16]}...")
 
 
 @compete_app.command("evaluate")
