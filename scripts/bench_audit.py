@@ -19,6 +19,7 @@ import time
 
 from eth_account import Account
 from web3 import Web3
+from web3.exceptions import ContractCustomError
 
 from learnledger.audit.run import audit
 from learnledger.ledger.artifact import load_artifact
@@ -30,6 +31,19 @@ from learnledger.ledger.sandbox import PLACEHOLDER_INITIAL_DIGEST, PLACEHOLDER_S
 
 GAS_LIMIT = 400_000
 """Above any round action's gas (a finalizing vote that opens the next round is about 75k)."""
+
+
+def opened_proposer(contract, round_: int, patience: float = 10.0) -> str:  # type: ignore[no-untyped-def]
+    """The proposer of ``round_`` once it is open: anvil may answer a batch of sends before it has
+    mined them all, so the last vote (which opens this round) may still be on its way."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return str(contract.functions.proposerOf(round_).call())
+        except ContractCustomError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"round {round_} did not open within {patience} s: a transaction failed")
+            time.sleep(0.005)
 
 
 def drive(w3: Web3, address: str, accounts: list[tuple[str, str]], rounds: int) -> int:
@@ -46,8 +60,9 @@ def drive(w3: Web3, address: str, accounts: list[tuple[str, str]], rounds: int) 
         nonces[sender] += 1
         return "0x" + keys[sender].sign_transaction(transaction).raw_transaction.hex()
 
+
     for round_ in range(1, rounds + 1):
-        proposer = contract.functions.proposerOf(round_).call()
+        proposer = opened_proposer(contract, round_)
         digest = hashlib.sha256(os.urandom(32)).digest()
         proposal = signed(proposer, contract.encode_abi("propose", [round_, digest, f"bafk-bench-{round_}"]))
         approve = round_ % 3 != 0
@@ -79,6 +94,7 @@ def main() -> None:
 
         started = time.perf_counter()
         sent = drive(w3, deployment.address, devnet.accounts, options.rounds)
+        opened_proposer(w3.eth.contract(address=deployment.address, abi=load_artifact().abi), options.rounds + 1)
         generate = time.perf_counter() - started
         print(f"generated {options.rounds} rounds ({sent} transactions) in {generate:.1f} s: "
               f"{sent / generate:.0f} tx/s, {options.rounds / generate:.0f} rounds/s")

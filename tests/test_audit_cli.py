@@ -150,3 +150,11 @@ def test_the_html_report_renders_in_headless_chromium(experiment, tmp_path: Path
     assert 'data-images-loaded="2"' in dom  # both embedded PNGs decoded in the browser
     assert dom.count("<tr>") >= 4 + 3 + 1  # rounds, valuation rows, headers
     assert "All checks hold." in dom
+
+
+@needs_anvil
+def test_an_unreachable_store_exits_2(experiment) -> None:  # type: ignore[no-untyped-def]
+    folder, _, _ = experiment
+    url = f"http://127.0.0.1:{free_port()}"
+    status, output = invoke("audit", "--deployment", str(folder / "deployment.json"), "--verify", "--ipfs", url)
+    assert status == 2 and "the store could not be reached" in output
