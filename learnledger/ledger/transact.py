@@ -24,11 +24,12 @@ as an ordinary one may land as the last one, which also finalizes and opens the 
 
 RECEIPT_TIMEOUT = 120.0
 
-EMBEDDED_CALL_GAS = 2_000_000
-"""Gas limit of a round action on the embedded chain, where it is simulated by one eth_call instead
-of eth-tester's eth_estimateGas (a bisection of a dozen executions, 40% of the chain's time in a
-run). Every round action needs under 100k; only the gas used is paid, so a generous cap costs
-nothing. Deployments are still estimated."""
+EMBEDDED_CALL_GAS = 30_000_000
+"""Gas limit of a transaction to a contract on the embedded chain, where it is simulated by one
+eth_call instead of eth-tester's eth_estimateGas (a bisection of a dozen executions, 40% of the
+chain's time in a run). A round action needs under 100k, a large competition's finalize a few
+million; only the gas used is paid, so a cap at half the embedded block limit costs nothing.
+Deployments are still estimated."""
 
 
 def revert_data(error: BaseException) -> bytes | None:
