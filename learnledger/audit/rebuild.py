@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from web3 import Web3
+from eth_utils import to_checksum_address
 
 from learnledger.audit.fetch import ChainEvent
 from learnledger.audit.findings import Finding
@@ -107,13 +107,13 @@ def rebuild(events: list[ChainEvent]) -> Rebuilt:
             index = int(args["index"])
             if index in members:
                 anomaly(0, f"member index {index} registered twice (transaction {event.tx_hash})")
-            members[index] = Member(index, Web3.to_checksum_address(args["member"]), str(args["groupName"]))
+            members[index] = Member(index, to_checksum_address(args["member"]), str(args["groupName"]))
         elif event.name == "RoundOpened":
             number = int(args["round"])
             if number in rounds:
                 anomaly(number, f"opened twice (transaction {event.tx_hash})")
                 continue
-            rounds[number] = RoundTrail(number, Web3.to_checksum_address(args["proposer"]), place,
+            rounds[number] = RoundTrail(number, to_checksum_address(args["proposer"]), place,
                                         int(args["proposalDeadline"]))
         else:
             number = int(args["round"])
@@ -135,11 +135,11 @@ def _fold_round_event(trail: RoundTrail, event: ChainEvent, place: Place, anomal
         if trail.proposal is not None:
             anomaly(number, f"a second proposal in transaction {event.tx_hash}")
             return
-        trail.proposal = Proposal(number, Web3.to_checksum_address(args["proposer"]), bytes(args["digest"]),
+        trail.proposal = Proposal(number, to_checksum_address(args["proposer"]), bytes(args["digest"]),
                                   str(args["cid"]))
         trail.proposed = place
     elif event.name == "VoteCast":
-        vote = Vote(number, Web3.to_checksum_address(args["voter"]), bool(args["approve"]),
+        vote = Vote(number, to_checksum_address(args["voter"]), bool(args["approve"]),
                     int(args["voteScore"]), int(args["testScore"]))
         trail.votes.append((vote, place))
     elif event.name == "RoundFinalized":

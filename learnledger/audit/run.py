@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from web3 import Web3
+from eth_utils import is_address, to_checksum_address
 
 from learnledger.audit import checks
 from learnledger.audit.fetch import (
@@ -33,6 +33,9 @@ from learnledger.ledger.api import RoundRecord
 from learnledger.ledger.params import Deployment, ExperimentParams
 from learnledger.report.rounds import round_to_json
 from learnledger.store.api import WeightStore
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 
 class AuditInputError(ValueError):
@@ -98,9 +101,9 @@ def audit(
         timings[name] = now - clock
         clock = now
 
-    if not Web3.is_address(address):
+    if not is_address(address):
         raise AuditInputError(f"not a contract address: {address!r}; expected 0x and 40 hex digits")
-    address = Web3.to_checksum_address(address)
+    address = to_checksum_address(address)
     abi = load_artifact().abi
     rpc = Rpc(w3)
     head = head_block(rpc)
@@ -145,10 +148,10 @@ def audit(
     rows.extend(_row(record, rebuilt, gas, times) for record in records)
     lap("rows")
     if store is not None:
-        store_findings, read = verify_files(store, files_named(rebuilt, params))
+        files = files_named(rebuilt, params)
+        store_findings, report.verified_bytes = verify_files(store, files)
         findings.extend(store_findings)
-        report.verified_files = len(files_named(rebuilt, params))
-        report.verified_bytes = read
+        report.verified_files = len(files)
         lap("store")
     return report
 
