@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from web3 import Web3
+from web3 import EthereumTesterProvider, Web3
 
 from learnledger.ledger.api import (
     LedgerStatus,
@@ -18,7 +18,7 @@ from learnledger.ledger.api import (
 from learnledger.ledger.artifact import load_artifact
 from learnledger.ledger.chain import chain_clock
 from learnledger.ledger.errors import RevertDecoder
-from learnledger.ledger.history import ROUND_EVENTS, EventReader, fold_history
+from learnledger.ledger.history import EventReader, RoundEventLog, fold_history
 from learnledger.ledger.params import Deployment
 from learnledger.ledger.transact import Transactor
 
@@ -52,6 +52,10 @@ class ContractLedger:
         self.contract = w3.eth.contract(address=deployment.address, abi=artifact.abi)
         self._sender = Transactor(w3, key, RevertDecoder(artifact.abi))
         self._events = EventReader(w3, deployment.address, artifact.abi)
+        embedded = isinstance(w3.provider, EthereumTesterProvider)  # no reorgs to follow there
+        self._round_events = RoundEventLog(self._events, deployment.block,
+                                           rescan_blocks=0 if embedded else RoundEventLog.RESCAN_BLOCKS)
+        self._proposals: dict[int, Proposal] = {}
         self._clock = clock or (lambda: chain_clock(w3))
         self._members: tuple[Member, ...] | None = None
 
@@ -102,15 +106,13 @@ class ContractLedger:
         return str(self._view("proposerOf", round))
 
     def proposal(self, round: int) -> Proposal | None:
-        proposed = list(
-            self._events.logs(
-                self.deployment.block, ("WeightsProposed",), [["0x" + round.to_bytes(32, "big").hex()]]
-            )
-        )
-        if not proposed:
-            return None
-        args = proposed[0][1]
-        return Proposal(round, args["proposer"], bytes(args["digest"]), args["cid"])
+        if round not in self._proposals:  # a proposal never changes once made: read it once
+            for name, args in self._round_events.refresh():
+                if name == "WeightsProposed":
+                    number = int(args["round"])
+                    self._proposals[number] = Proposal(number, args["proposer"], bytes(args["digest"]),
+                                                       args["cid"])
+        return self._proposals.get(round)
 
     def current_model(self) -> SharedModel:
         digest, round_ = self._view("currentModel")
@@ -124,7 +126,7 @@ class ContractLedger:
         return None if deadline == 0 else deadline - self._clock()
 
     def history(self) -> list[RoundRecord]:
-        events = self._events.logs(self.deployment.block, ROUND_EVENTS)
+        events = iter(self._round_events.refresh())
         return fold_history(events, self.deployment.params.initial_digest, self.round_state)
 
     # ------------------------------------------------------------------------------- acting

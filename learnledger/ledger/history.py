@@ -54,10 +54,15 @@ class EventReader:
         raise KeyError(name)
 
     def logs(
-        self, from_block: int, names: tuple[str, ...], extra_topics: list[Any] | None = None
+        self,
+        from_block: int,
+        names: tuple[str, ...],
+        extra_topics: list[Any] | None = None,
+        to_block: int | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(event name, decoded args) for each matching log from ``from_block`` to the latest."""
-        latest = self.w3.eth.block_number
+        """(event name, decoded args) for each matching log from ``from_block`` to ``to_block``
+        (default: the latest block)."""
+        latest = self.w3.eth.block_number if to_block is None else to_block
         topics: list[Any] = [[self.topic(n) for n in names], *(extra_topics or [])]
         start = from_block
         while start <= latest:
@@ -70,6 +75,33 @@ class EventReader:
                 event = get_event_data(self.w3.codec, entry, log)
                 yield entry["name"], dict(event["args"])
             start = end + 1
+
+
+class RoundEventLog:
+    """The round events seen so far, read incrementally: each refresh fetches only new blocks.
+
+    A node's filter scans every block in the range it is given (eth-tester scans every receipt), so
+    re-reading from the deployment block at each step made an experiment's chain time grow with the
+    square of its length. The last ``rescan_blocks`` blocks are read again at each refresh, so a
+    short reorganisation of the chain's tip is followed, not cached (an embedded chain has none).
+    """
+
+    RESCAN_BLOCKS = 12
+
+    def __init__(self, reader: EventReader, from_block: int, rescan_blocks: int = RESCAN_BLOCKS) -> None:
+        self._reader = reader
+        self._rescan_blocks = rescan_blocks
+        self._settled: list[tuple[str, dict[str, Any]]] = []
+        self._settled_to = from_block - 1
+
+    def refresh(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every round event from the deployment block to the latest, in chain order."""
+        latest = self._reader.w3.eth.block_number
+        settle_to = max(self._settled_to, latest - self._rescan_blocks)
+        if settle_to > self._settled_to:
+            self._settled += self._reader.logs(self._settled_to + 1, ROUND_EVENTS, to_block=settle_to)
+            self._settled_to = settle_to
+        return self._settled + list(self._reader.logs(self._settled_to + 1, ROUND_EVENTS, to_block=latest))
 
 
 def fold_history(
