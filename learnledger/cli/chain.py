@@ -99,14 +99,14 @@ def deploy_command(
     from learnledger.ledger.sandbox import PLACEHOLDER_INITIAL_DIGEST, PLACEHOLDER_SPEC_DIGEST
 
     roster = parse_addresses(members)
+    groups = split_list(names) if names is not None else [f"group-{i + 1}" for i in range(len(roster))]
+    if len(groups) != len(roster):
+        fail(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
     secret = read_key(key, keyfile)
     placeholders = []
     if experiment is not None:
         params = _params_from_experiment(experiment, roster, ipfs, store)
     else:
-        groups = split_list(names) if names is not None else [f"group-{i + 1}" for i in range(len(roster))]
-        if len(groups) != len(roster):
-            fail(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
         placeholders = [flag for flag, value in (("--spec-digest", spec_digest),
                                                  ("--initial-digest", initial_digest)) if value is None]
         params = ExperimentParams(
