@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from learnledger.agents.agent import Agent, RoundLog
+from learnledger.agents.agent import Agent
 from learnledger.agents.experiment import Experiment
 from learnledger.agents.learner import Learner, initial_weights
 from learnledger.data.experiment_data import load_learner_data
 from learnledger.ledger.api import Ledger, RoundRecord
 from learnledger.ledger.params import ExperimentParams
 from learnledger.report.rounds import round_to_json
+from learnledger.runs.driver import drive
 from learnledger.runs.outputs import RunFolder, summarize
 from learnledger.store.api import WeightStore
 from learnledger.store.local import LocalStore
@@ -109,8 +110,6 @@ def run_experiment(
         rows.append(row)
         folder.append_round(row)
         on_round(row)
-
-    from learnledger.runs.driver import drive
 
     on_setup(f"running {experiment.rounds} rounds")
     drive(agents, network.handles[0], network.advance_clock, record_round)
