@@ -1,0 +1,207 @@
+"""Faults on a real devnet: agents killed with SIGKILL and restarted, the chain itself restarted.
+
+One experiment of three ``learnledger agent`` processes on anvil and a store server on loopback goes
+through three faults, each set up by polling the chain (never by a sleep that races):
+
+1. Round 1's proposer is frozen (SIGSTOP) before its proposal reaches the chain, then SIGKILLed and
+   started again: it proposes after its restart.
+2. A voter of round 2 is frozen as the round opens, SIGKILLed once the round waits only for
+   its vote, and started again: it casts that vote after its restart.
+3. anvil is stopped (it saves its state) when round 3 opens and started again from its ``--state``
+   file on the same port: the running agents reconnect and finish the experiment.
+
+Then every agent exits cleanly, every round is final, and the audit (chain and store) finds nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from learnledger.ledger.devnet import Devnet, anvil_path, port_is_free
+from tests.conftest import tiny_experiment
+
+try:
+    anvil_path()
+    HAVE_ANVIL = True
+except Exception:  # noqa: BLE001 - any reason anvil cannot be found means: skip
+    HAVE_ANVIL = False
+
+pytestmark = [
+    pytest.mark.anvil,
+    pytest.mark.slow,
+    pytest.mark.skipif(not HAVE_ANVIL, reason="anvil is not installed: run `npm ci` (scripts/setup.sh)"),
+]
+
+GROUPS = ("cern", "fnal", "desy")
+PATIENCE_S = 240.0
+"""How long any one condition may take to appear on the chain (agents start Keras on a busy CPU)."""
+
+
+def wait_for(condition: Callable[[], bool], what: str | Callable[[], str], timeout: float = PATIENCE_S) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` if it does not within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what() if callable(what) else what}")
+        time.sleep(0.1)
+
+
+def _sockets(port: int) -> str:
+    """The sockets on ``port`` as ``ss`` lists them, to explain a port that stays taken."""
+    listing = subprocess.run(["ss", "-tanp"], capture_output=True, text=True).stdout.splitlines()
+    return "\n".join(line for line in listing if f":{port} " in line)
+
+
+class AgentProcesses:
+    """One ``learnledger agent`` process per group, which the test can freeze, kill and restart."""
+
+    def __init__(self, folder: Path, deployment: Path, experiment: Path, ipfs_url: str,
+                 keys: dict[str, str]) -> None:
+        self.folder, self.deployment, self.experiment, self.ipfs_url = folder, deployment, experiment, ipfs_url
+        self.keys = keys
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.starts: dict[str, int] = {group: 0 for group in keys}
+
+    def start(self, group: str) -> None:
+        self.starts[group] += 1
+        keyfile = self.folder / f"{group}.key"
+        keyfile.write_text(self.keys[group] + "\n")
+        keyfile.chmod(0o600)
+        output = (self.folder / f"{group}.{self.starts[group]}.log").open("wb")
+        self.processes[group] = subprocess.Popen(
+            [sys.executable, "-m", "learnledger.cli.main", "agent", "--deployment", str(self.deployment),
+             "--group", group, "--keyfile", str(keyfile), "--ipfs", self.ipfs_url,
+             "--experiment", str(self.experiment), "--log", str(self.folder / f"{group}.jsonl"),
+             "--poll", "0.2"],
+            stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy())
+
+    def ready(self, group: str) -> bool:
+        """Whether the group's latest process has built its learner and follows the chain."""
+        self.check_alive(group)
+        log = self.folder / f"{group}.{self.starts[group]}.log"
+        return "following" in log.read_text(errors="replace")
+
+    def signal(self, group: str, signum: int) -> None:
+        os.kill(self.processes[group].pid, signum)
+
+    def kill(self, group: str) -> None:
+        process = self.processes[group]
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+
+    def check_alive(self, group: str) -> None:
+        code = self.processes[group].poll()
+        if code is not None:
+            pytest.fail(f"agent {group} exited with {code}:\n{self.output(group)}")
+
+    def output(self, group: str) -> str:
+        return (self.folder / f"{group}.{self.starts[group]}.log").read_text(errors="replace")[-3000:]
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                process.wait(30)
+
+
+def test_killed_agents_and_a_restarted_chain_still_finish_an_audited_experiment(tmp_path: Path) -> None:
+    from learnledger.agents.experiment import Experiment
+    from learnledger.agents.learner import initial_weights
+    from learnledger.audit.run import audit
+    from learnledger.ledger.api import RoundState
+    from learnledger.ledger.chain import connect
+    from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.deploy import deploy
+    from learnledger.runs.embedded import experiment_params
+    from learnledger.store.local import LocalStore
+    from learnledger.store.server import serve_in_thread
+
+    experiment_file = tiny_experiment(tmp_path, rounds=3)
+    experiment = Experiment.load(experiment_file)
+    assert experiment.groups == GROUPS
+    store = LocalStore(tmp_path / "store")
+    server, _ = serve_in_thread(store, "127.0.0.1", 0)
+    state = tmp_path / "chain.json"
+    devnet = Devnet(state=state, accounts=len(GROUPS) + 1).start()
+    agents: AgentProcesses | None = None
+    try:
+        members = devnet.accounts[: len(GROUPS)]
+        initial = initial_weights(experiment.spec)
+        params = experiment_params(experiment, [address for address, _ in members],
+                                   store.put(experiment.spec.canonical_json()), initial, store.put(initial))
+        deployment = deploy(connect(devnet.rpc_url), devnet.accounts[-1][1], params, rpc_url=devnet.rpc_url)
+        deployment.save(tmp_path / "deployment.json")
+        observer = ContractLedger(connect(devnet.rpc_url), deployment, devnet.accounts[-1][1])
+        group_of = {address.lower(): group for (address, _), group in zip(members, GROUPS)}
+        address_of = {group: address for (address, _), group in zip(members, GROUPS)}
+
+        agents = AgentProcesses(tmp_path, tmp_path / "deployment.json", experiment_file, server.url,
+                                {group: key for (_, key), group in zip(members, GROUPS)})
+        for group in GROUPS:
+            agents.start(group)
+
+        # Fault 1: round 1's proposer dies before its proposal reaches the chain.
+        proposer = group_of[observer.proposer_of(1).lower()]
+        agents.signal(proposer, signal.SIGSTOP)
+        assert observer.proposal(1) is None, "frozen in time: it has not proposed yet"
+        for group in GROUPS:
+            if group != proposer:
+                wait_for(lambda: agents.ready(group), f"agent {group} to start")
+        assert observer.status().state is RoundState.PROPOSING
+        agents.kill(proposer)
+        agents.start(proposer)
+        wait_for(lambda: observer.round_state(1).is_final, "round 1 to be finalized after the restart")
+        assert observer.proposal(1).proposer.lower() == address_of[proposer].lower()
+
+        # Fault 2: a voter of round 2 dies while the round waits only for its vote.
+        wait_for(lambda: observer.status().round == 2, "round 2 to open")
+        voters = [g for g in GROUPS if address_of[g].lower() != observer.proposer_of(2).lower()]
+        victim, other = voters
+        agents.signal(victim, signal.SIGSTOP)
+        assert not observer.has_voted(2, address_of[victim]), "frozen in time: it has not voted yet"
+        wait_for(lambda: observer.has_voted(2, address_of[other]), f"{other}'s vote in round 2")
+        assert observer.round_state(2) is RoundState.VOTING
+        assert not observer.has_voted(2, address_of[victim])
+        agents.kill(victim)
+        agents.start(victim)
+        wait_for(lambda: observer.round_state(2).is_final, "round 2 to be finalized after the restart")
+        assert observer.has_voted(2, address_of[victim]), "the restarted voter cast its vote"
+
+        # Fault 3: the chain stops (saving its state) and comes back from its --state file.
+        wait_for(lambda: observer.status().round >= 3, "round 3 to open")
+        assert not observer.is_finished(), "round 3 is still to be played when the chain stops"
+        devnet.stop()
+        port = devnet.port
+        wait_for(lambda: port_is_free(port), lambda: f"port {port} to be released; its sockets:\n{_sockets(port)}",
+                 timeout=30)
+        devnet = Devnet(port=port, state=state, accounts=len(GROUPS) + 1).start()
+        observer = ContractLedger(connect(devnet.rpc_url), deployment, devnet.accounts[-1][1])
+        assert observer.current_round() >= 3, "the restarted chain kept the deployment and its rounds"
+        assert [r.state.is_final for r in observer.history()[:2]] == [True, True]
+
+        wait_for(observer.is_finished, "the experiment to finish on the restarted chain")
+        for group in GROUPS:
+            assert agents.processes[group].wait(PATIENCE_S) == 0, agents.output(group)
+
+        history = observer.history()
+        assert [r.round for r in history] == [1, 2, 3]
+        assert all(r.state in (RoundState.ACCEPTED, RoundState.REJECTED) for r in history), history
+        assert all(len(r.votes) == len(GROUPS) - 1 for r in history), "every voter voted once a round"
+        report = audit(connect(devnet.rpc_url), deployment.address, deployment, store=store)
+        assert report.ok, report.findings
+        assert report.verified_files and report.verified_files >= 3
+    finally:
+        if agents is not None:
+            agents.stop_all()
+        devnet.stop()
+        server.shutdown()
+        server.server_close()
