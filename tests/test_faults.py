@@ -7,8 +7,9 @@ through three faults, each set up by polling the chain (never by a sleep that ra
    started again: it proposes after its restart.
 2. A voter of round 2 is frozen as the round opens, SIGKILLed once the round waits only for
    its vote, and started again: it casts that vote after its restart.
-3. anvil is stopped (it saves its state) when round 3 opens and started again from its ``--state``
-   file on the same port: the running agents reconnect and finish the experiment.
+3. anvil is stopped (it saves its state) when round 3 opens, kept down until an agent has found it
+   down, and started again from its ``--state`` file on the same port: the running agents reconnect
+   and finish the experiment.
 
 Then every agent exits cleanly, every round is final, and the audit (chain and store) finds nothing.
 """
@@ -103,6 +104,7 @@ class AgentProcesses:
             pytest.fail(f"agent {group} exited with {code}:\n{self.output(group)}")
 
     def output(self, group: str) -> str:
+        """The last lines the group's latest process printed."""
         return (self.folder / f"{group}.{self.starts[group]}.log").read_text(errors="replace")[-3000:]
 
     def stop_all(self) -> None:
@@ -181,6 +183,9 @@ def test_killed_agents_and_a_restarted_chain_still_finish_an_audited_experiment(
         assert not observer.is_finished(), "round 3 is still to be played when the chain stops"
         devnet.stop()
         port = devnet.port
+        # The chain stays down until an agent has found it down, so their reconnection is exercised.
+        wait_for(lambda: any("Connection refused" in agents.output(g) for g in GROUPS),
+                 "an agent to find the chain down")
         wait_for(lambda: port_is_free(port), lambda: f"port {port} to be released; its sockets:\n{_sockets(port)}",
                  timeout=30)
         devnet = Devnet(port=port, state=state, accounts=len(GROUPS) + 1).start()
