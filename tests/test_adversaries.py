@@ -10,9 +10,9 @@ The malicious rounds run on ``ReferenceLedger`` (the contract's rules in Python,
 contract by tests/test_reference_differential.py) so the real learners train in seconds; the
 outsider's refusals run on the Solidity contract itself, on the embedded chain.
 
-Refusals of single actions by members (double votes, self-votes, late votes, votes for another round,
-finalize before the deadline) are covered one by one in tests/test_contract.py; see
-docs/reliability.md for the map.
+Votes for another round than the open one are refused here too. The other refusals of single actions
+by members (double votes, self-votes, late votes, finalize before the deadline) are covered one by one
+in tests/test_contract.py; see docs/reliability.md for the map.
 """
 
 from __future__ import annotations
@@ -160,3 +160,24 @@ def test_an_outsider_key_is_refused_by_propose_vote_and_finalize_on_the_contract
     assert member.proposal(1).cid == "bafy-member", "the outsider's proposal left no trace"
     assert member.history()[0].votes == (), "the outsider's vote was not recorded"
     assert member.current_model() == initial_model
+
+
+def test_votes_for_another_round_than_the_open_one_are_refused_on_the_contract() -> None:
+    exp = embedded_experiment(3, outsiders=0)
+    reader = exp.ledger(exp.members[0])
+    drawn = exp.ledger(reader.proposer_of(1))
+    voters = [exp.ledger(m) for m in exp.members if m != drawn.account]
+    drawn.propose(1, hashlib.sha256(b"round 1").digest(), "bafy-round-1")
+    voters[0].vote(1, False, 1, 1)
+    with pytest.raises(ContractRevert) as ahead:  # round 2 is not open yet
+        voters[0].vote(2, True, 1, 1)
+    voters[1].vote(1, False, 1, 1)  # the last vote finalizes round 1 and opens round 2
+    assert reader.round_state(1) is RoundState.REJECTED and reader.current_round() == 2
+    with pytest.raises(ContractRevert) as replay:  # a vote for a decided round, replayed later
+        voters[0].vote(1, True, 1, 1)
+
+    assert (ahead.value.name, ahead.value.args_[:2]) == ("RoundUnexpectedState", (2, RoundState.UNOPENED))
+    assert (replay.value.name, replay.value.args_[:2]) == ("RoundUnexpectedState", (1, RoundState.REJECTED))
+    record = reader.history()[0]
+    assert [vote.approve for vote in record.votes] == [False, False], "round 1 kept its two votes"
+    assert reader.current_model().round == 0
