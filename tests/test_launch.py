@@ -58,6 +58,21 @@ def test_launch_runs_every_group_as_its_own_process(tmp_path: Path) -> None:
             assert logged and logged[0]["approve"] == vote["approve"]
 
 
+@pytest.mark.slow
+def test_an_in_process_run_on_anvil_records_every_round_on_the_devnet(tmp_path: Path) -> None:
+    from learnledger.agents.experiment import Experiment
+    from learnledger.runs.embedded import run_experiment
+
+    result = run_experiment(Experiment.load(tiny_experiment(tmp_path, rounds=2)), tmp_path / "out",
+                            ledger="anvil")
+
+    assert [row["round"] for row in result.rounds] == [1, 2]
+    assert all(len(row["votes"]) == 2 for row in result.rounds)
+    final = (tmp_path / "out" / "final.safetensors").read_bytes()
+    assert hashlib.sha256(final).hexdigest() == result.summary["final_model_digest"]
+    assert json.loads((tmp_path / "out" / "deployment.json").read_text())["rpc_url"].startswith("http://127.0.0.1:")
+
+
 def test_deploy_from_an_experiment_file_puts_spec_and_weights_in_the_store(tmp_path: Path) -> None:
     from learnledger.agents.experiment import Experiment
 

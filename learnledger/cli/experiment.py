@@ -42,8 +42,9 @@ def run(
     out: Annotated[Optional[Path], typer.Option(
         "--out", help="Run folder. Default: runs/<experiment name>.")] = None,
     ledger: Annotated[str, typer.Option(
-        help="'chain': the contract on the embedded chain; 'reference': the rules in plain Python, "
-             "no chain, no store (a baseline).")] = "chain",
+        help="'chain': the contract on the embedded chain; 'anvil': the contract on an anvil devnet "
+             "started for the run; 'reference': the rules in plain Python, no chain, no store "
+             "(a baseline).")] = "chain",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every agent action.")] = False,
 ) -> None:
     """Run an experiment with every learner in this process, on the embedded chain and store."""

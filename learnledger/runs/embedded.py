@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from learnledger.agents.agent import Agent
 from learnledger.agents.experiment import Experiment
 from learnledger.agents.learner import Learner, initial_weights
 from learnledger.data.experiment_data import load_learner_data
-from learnledger.ledger.api import Ledger, RoundRecord
+from learnledger.ledger.api import Ledger, RoundRecord, SharedModel
 from learnledger.ledger.params import ExperimentParams
 from learnledger.report.rounds import round_to_json
 from learnledger.runs.driver import drive
@@ -28,8 +29,10 @@ from learnledger.store.api import WeightStore
 from learnledger.store.local import LocalStore
 from learnledger.store.memory import MemoryStore
 
-LEDGERS = ("chain", "reference")
-"""Where the rules run: the contract on the embedded chain, or the pure-Python reference model."""
+LEDGERS = ("chain", "anvil", "reference")
+"""Where the rules run: the contract on the embedded chain (eth-tester, in this process), the
+contract on a private anvil devnet started for the run (a native node: what the chain costs without
+py-evm's interpreter), or the pure-Python reference model (no chain at all)."""
 
 
 @dataclass
@@ -63,7 +66,8 @@ def run_experiment(
     Args:
         experiment: the experiment file, parsed.
         out: the run folder (created; an existing run there is replaced).
-        ledger: "chain" (the contract on eth-tester, the default) or "reference" (no chain, and an
+        ledger: "chain" (the contract on eth-tester, the default), "anvil" (the contract on an anvil
+            devnet started for the run and stopped after it), or "reference" (no chain, and an
             in-memory store instead of the directory store).
         on_round: called with each round's JSON row as soon as it is finalized (progress display).
         on_setup: called with a line of text at each set-up step.
@@ -84,7 +88,7 @@ def run_experiment(
     learners = [Learner(spec.group, data, experiment.spec)
                 for spec, data in zip(experiment.learners, shares)]
 
-    store: WeightStore = LocalStore(folder.store_dir) if ledger == "chain" else MemoryStore()
+    store: WeightStore = MemoryStore() if ledger == "reference" else LocalStore(folder.store_dir)
     spec_cid = store.put(experiment.spec.canonical_json())
     initial = initial_weights(experiment.spec)
     initial_cid = store.put(initial)
@@ -92,13 +96,36 @@ def run_experiment(
     def params_for(members: list[str]) -> ExperimentParams:
         return experiment_params(experiment, members, spec_cid, initial, initial_cid)
 
-    if ledger == "chain":
-        network = _embedded_chain(experiment, params_for)
-    else:
-        network = _reference(experiment, params_for, proposers)
+    with ExitStack() as resources:
+        if ledger == "chain":
+            network = _embedded_chain(experiment, params_for)
+        elif ledger == "anvil":
+            network = _anvil(experiment, params_for, resources)
+        else:
+            network = _reference(experiment, params_for, proposers)
+        shared, final, rows = _run_agents(experiment, folder, learners, store, initial_cid, network,
+                                          on_setup, on_round)
+    final_scores = {learner.group: learner.score(final).test for learner in learners}
+    summary = summarize(experiment.name, ledger, rows, final_scores, shared.digest.hex(),
+                        time.perf_counter() - started)
+    folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    folder.draw_history(rows, [spec.group for spec in experiment.learners], experiment.name)
+    return RunResult(summary=summary, rounds=rows, out=folder.path)
+
+
+def _run_agents(
+    experiment: Experiment,
+    folder: RunFolder,
+    learners: list[Learner],
+    store: WeightStore,
+    initial_cid: str,
+    network: _Network,
+    on_setup: Callable[[str], None],
+    on_round: Callable[[dict[str, object]], None],
+) -> tuple[SharedModel, bytes, list[dict[str, object]]]:
+    """One agent per learner on ``network``, driven to the end; the final model and the rows."""
     folder.write_text("deployment.json", network.deployment_json)
     groups = {handle.account.lower(): spec.group for handle, spec in zip(network.handles, experiment.learners)}
-
     agents = [
         Agent(learner, handle, store, initial_cid, on_round_log=folder.agent_logger(learner.group))
         for learner, handle in zip(learners, network.handles)
@@ -113,15 +140,9 @@ def run_experiment(
 
     on_setup(f"running {experiment.rounds} rounds")
     drive(agents, network.handles[0], network.advance_clock, record_round)
-
     shared, final = agents[0].shared_model()
     folder.write_bytes("final.safetensors", final)
-    final_scores = {learner.group: learner.score(final).test for learner in learners}
-    summary = summarize(experiment.name, ledger, rows, final_scores, shared.digest.hex(),
-                        time.perf_counter() - started)
-    folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    folder.draw_history(rows, [spec.group for spec in experiment.learners], experiment.name)
-    return RunResult(summary=summary, rounds=rows, out=folder.path)
+    return shared, final, rows
 
 
 def experiment_params(
@@ -155,6 +176,28 @@ def _embedded_chain(experiment: Experiment, params_for: Callable[[list[str]], Ex
     deployment = deploy(chain.w3, deployer_key, params_for([address for address, _ in members]))
     handles: list[Ledger] = [ContractLedger(chain.w3, deployment, key) for _, key in members]
     return _Network(handles, chain.time_travel, deployment.to_json())
+
+
+def _anvil(experiment: Experiment, params_for: Callable[[list[str]], ExperimentParams],
+           resources: ExitStack) -> _Network:
+    from learnledger.ledger.chain import connect
+    from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.deploy import deploy
+    from learnledger.ledger.devnet import Devnet
+
+    count = len(experiment.learners)
+    devnet = resources.enter_context(Devnet(accounts=count + 1))
+    w3 = connect(devnet.rpc_url)
+    members = devnet.accounts[:count]
+    deployment = deploy(w3, devnet.accounts[count][1], params_for([address for address, _ in members]),
+                        rpc_url=devnet.rpc_url)
+    handles: list[Ledger] = [ContractLedger(w3, deployment, key) for _, key in members]
+
+    def advance_clock(seconds: int) -> None:
+        w3.provider.make_request("evm_increaseTime", [seconds])
+        w3.provider.make_request("evm_mine", [])
+
+    return _Network(handles, advance_clock, deployment.to_json())
 
 
 def _reference(
