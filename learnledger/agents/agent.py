@@ -12,7 +12,8 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -30,6 +31,7 @@ from learnledger.ledger.api import (
 from learnledger.store.api import StoreError, WeightStore
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -85,20 +87,13 @@ class Stopwatch:
     def __init__(self) -> None:
         self.spans: dict[str, float] = {}
 
-    def time(self, name: str) -> "_Span":
-        return _Span(self, name)
-
-
-class _Span:
-    def __init__(self, watch: Stopwatch, name: str) -> None:
-        self.watch, self.name = watch, name
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        spent = time.perf_counter() - self.start
-        self.watch.spans[self.name] = self.watch.spans.get(self.name, 0.0) + spent
+    @contextmanager
+    def time(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spans[name] = self.spans.get(name, 0.0) + time.perf_counter() - start
 
 
 class Agent:
