@@ -17,16 +17,28 @@ Then every agent exits cleanly, every round is final, and the audit (chain and s
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
+from learnledger.agents.experiment import Experiment
+from learnledger.agents.learner import initial_weights
+from learnledger.audit.run import audit
+from learnledger.ledger.api import RoundState
+from learnledger.ledger.chain import connect
+from learnledger.ledger.client import ContractLedger
+from learnledger.ledger.deploy import deploy
 from learnledger.ledger.devnet import Devnet, anvil_path, port_is_free
+from learnledger.runs.embedded import experiment_params
+from learnledger.store.local import LocalStore
+from learnledger.store.server import serve_in_thread
 from tests.conftest import tiny_experiment
 
 try:
@@ -57,6 +69,8 @@ def wait_for(condition: Callable[[], bool], what: str | Callable[[], str], timeo
 
 def _sockets(port: int) -> str:
     """The sockets on ``port`` as ``ss`` lists them, to explain a port that stays taken."""
+    if shutil.which("ss") is None:
+        return "(ss is not installed here to list them)"
     listing = subprocess.run(["ss", "-tanp"], capture_output=True, text=True).stdout.splitlines()
     return "\n".join(line for line in listing if f":{port} " in line)
 
@@ -70,6 +84,7 @@ class AgentProcesses:
         self.keys = keys
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.starts: dict[str, int] = {group: 0 for group in keys}
+        self.outputs: list[IO[bytes]] = []
 
     def start(self, group: str) -> None:
         self.starts[group] += 1
@@ -77,6 +92,7 @@ class AgentProcesses:
         keyfile.write_text(self.keys[group] + "\n")
         keyfile.chmod(0o600)
         output = (self.folder / f"{group}.{self.starts[group]}.log").open("wb")
+        self.outputs.append(output)
         self.processes[group] = subprocess.Popen(
             [sys.executable, "-m", "learnledger.cli.main", "agent", "--deployment", str(self.deployment),
              "--group", group, "--keyfile", str(keyfile), "--ipfs", self.ipfs_url,
@@ -113,20 +129,11 @@ class AgentProcesses:
                 process.send_signal(signal.SIGCONT)
                 process.kill()
                 process.wait(30)
+        for output in self.outputs:
+            output.close()
 
 
 def test_killed_agents_and_a_restarted_chain_still_finish_an_audited_experiment(tmp_path: Path) -> None:
-    from learnledger.agents.experiment import Experiment
-    from learnledger.agents.learner import initial_weights
-    from learnledger.audit.run import audit
-    from learnledger.ledger.api import RoundState
-    from learnledger.ledger.chain import connect
-    from learnledger.ledger.client import ContractLedger
-    from learnledger.ledger.deploy import deploy
-    from learnledger.runs.embedded import experiment_params
-    from learnledger.store.local import LocalStore
-    from learnledger.store.server import serve_in_thread
-
     experiment_file = tiny_experiment(tmp_path, rounds=3)
     experiment = Experiment.load(experiment_file)
     assert experiment.groups == GROUPS
