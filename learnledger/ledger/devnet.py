@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -43,6 +44,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+PORT_RELEASE_TIMEOUT = 5.0
+"""Seconds to wait for a port that a devnet just stopped on to be released (restarts on one port)."""
+
+
+def _wait_for_free_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not port_is_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def port_is_free(port: int) -> bool:
@@ -110,7 +124,7 @@ class Devnet:
     def start(self) -> Devnet:
         if self._process is not None:
             return self
-        if not port_is_free(self.port):
+        if not _wait_for_free_port(self.port, PORT_RELEASE_TIMEOUT):
             raise LedgerError(
                 f"port {self.port} on 127.0.0.1 is in use (another devnet?); pass another --port"
             )
@@ -169,3 +183,5 @@ class Devnet:
         # a devnet forgotten without stop() must not outlive its owner
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
+        if hasattr(self, "_log"):
+            self._log.close()  # kept open across stop() so that start() can run again
