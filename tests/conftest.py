@@ -1,8 +1,17 @@
-"""Shared test helpers: a tiny experiment file that trains in seconds on this CPU."""
+"""Shared test helpers: a tiny experiment file that trains in seconds on this CPU, and the anvil mark."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
+
+from learnledger.ledger.devnet import ANVIL
+
+needs_anvil = pytest.mark.skipif(
+    not ANVIL.exists(), reason=f"anvil is not installed at {ANVIL}: run `npm ci` (scripts/setup.sh)"
+)
+"""Marks a test that starts the real anvil devnet from node_modules."""
 
 TINY = """
 [experiment]

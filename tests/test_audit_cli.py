@@ -25,7 +25,7 @@ from learnledger.ledger.params import ExperimentParams
 from learnledger.store.local import LocalStore
 from learnledger.store.tensors import encode_tensors
 
-needs_anvil = pytest.mark.skipif(not ANVIL.exists(), reason=f"anvil is not installed at {ANVIL} (run `npm ci`)")
+from tests.conftest import needs_anvil
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 runner = CliRunner()
 

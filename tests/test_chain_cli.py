@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from learnledger.cli.main import app
 from learnledger.ledger.chain import connect
 from learnledger.ledger.client import ContractLedger
-from learnledger.ledger.devnet import ANVIL, Devnet, devnet_accounts, free_port
+from learnledger.ledger.devnet import Devnet, devnet_accounts, free_port
 from learnledger.ledger.params import Deployment
 
-needs_anvil = pytest.mark.skipif(not ANVIL.exists(), reason=f"anvil is not installed at {ANVIL} (run `npm ci`)")
+from tests.conftest import needs_anvil
 runner = CliRunner()
 FIRST_KEY = devnet_accounts(1)[0][1]
 

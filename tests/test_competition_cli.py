@@ -15,9 +15,9 @@ from learnledger.agents.models import ModelSpec
 from learnledger.cli.main import app
 from learnledger.data.mnist import load_mnist
 from learnledger.ledger.chain import connect
-from learnledger.ledger.devnet import ANVIL, Devnet, devnet_accounts
+from learnledger.ledger.devnet import Devnet, devnet_accounts
 
-needs_anvil = pytest.mark.skipif(not ANVIL.exists(), reason=f"anvil is not installed at {ANVIL} (run `npm ci`)")
+from tests.conftest import needs_anvil
 runner = CliRunner()
 KEYS = devnet_accounts(4)
 WINDOW = 1000

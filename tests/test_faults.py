@@ -37,22 +37,16 @@ from learnledger.ledger.api import NO_SCORE, RoundState
 from learnledger.ledger.chain import connect
 from learnledger.ledger.client import ContractLedger
 from learnledger.ledger.deploy import deploy
-from learnledger.ledger.devnet import Devnet, anvil_path, port_is_free
+from learnledger.ledger.devnet import Devnet, port_is_free
 from learnledger.runs.embedded import experiment_params
 from learnledger.store.local import LocalStore
 from learnledger.store.server import serve_in_thread
-from tests.conftest import tiny_experiment
-
-try:
-    anvil_path()
-    HAVE_ANVIL = True
-except Exception:  # noqa: BLE001 - any reason anvil cannot be found means: skip
-    HAVE_ANVIL = False
+from tests.conftest import needs_anvil, tiny_experiment
 
 pytestmark = [
     pytest.mark.anvil,
     pytest.mark.slow,
-    pytest.mark.skipif(not HAVE_ANVIL, reason="anvil is not installed: run `npm ci` (scripts/setup.sh)"),
+    needs_anvil,
 ]
 
 GROUPS = ("cern", "fnal", "desy")

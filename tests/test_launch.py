@@ -13,22 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from learnledger.ledger.devnet import Devnet, anvil_path
+from learnledger.ledger.devnet import Devnet
 from learnledger.ledger.params import Deployment
 from learnledger.report.rounds import read_jsonl
 from learnledger.store.local import LocalStore
 from learnledger.store.server import serve_in_thread
-from tests.conftest import tiny_experiment
-
-try:
-    anvil_path()
-    HAVE_ANVIL = True
-except Exception:  # noqa: BLE001 - any reason anvil cannot be found means: skip
-    HAVE_ANVIL = False
+from tests.conftest import needs_anvil, tiny_experiment
 
 pytestmark = [
     pytest.mark.anvil,
-    pytest.mark.skipif(not HAVE_ANVIL, reason="anvil is not installed: run `npm ci` (scripts/setup.sh)"),
+    needs_anvil,
 ]
 
 CLI = [sys.executable, "-m", "learnledger.cli.main"]

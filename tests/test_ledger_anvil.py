@@ -10,13 +10,14 @@ from learnledger.ledger.api import ContractRevert, LedgerError, RoundState
 from learnledger.ledger.chain import connect
 from learnledger.ledger.client import ContractLedger
 from learnledger.ledger.deploy import deploy
-from learnledger.ledger.devnet import ANVIL, Devnet
+from learnledger.ledger.devnet import Devnet
 from learnledger.ledger.params import Deployment, ExperimentParams
 from learnledger.ledger.sandbox import PLACEHOLDER_INITIAL_DIGEST, PLACEHOLDER_SPEC_DIGEST
+from tests.conftest import needs_anvil
 
 pytestmark = [
     pytest.mark.anvil,
-    pytest.mark.skipif(not ANVIL.exists(), reason=f"anvil is not installed at {ANVIL} (run `npm ci`)"),
+    needs_anvil,
 ]
 
 
