@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode as abi_encode
 from web3 import Web3
 
 from learnledger.competition.api import CompetitionStatus, EntryRecord, Phase, Reveal
@@ -20,6 +19,7 @@ from learnledger.ledger.api import LedgerError
 from learnledger.ledger.artifact import ContractArtifact, load_artifact
 from learnledger.ledger.chain import chain_clock
 from learnledger.ledger.compile import COMPETITION_ARTIFACT_PATH
+from learnledger.ledger.deploy import deploy_artifact
 from learnledger.ledger.errors import RevertDecoder
 from learnledger.ledger.history import EventReader
 from learnledger.ledger.transact import Transactor
@@ -143,11 +143,7 @@ def deploy_competition(
 ) -> CompetitionDeployment:
     """Deploy a competition with ``params`` from ``key``'s account; a roster or window the contract
     refuses raises ContractRevert naming it (e.g. ``CompetitionDuplicate``) before anything is sent."""
-    artifact = competition_artifact()
-    sender = Transactor(w3, key, RevertDecoder(artifact.abi))
-    (constructor,) = (entry for entry in artifact.abi if entry["type"] == "constructor")
-    types = [param["type"] for param in constructor["inputs"]]
-    receipt = sender.send(None, artifact.bytecode + abi_encode(types, params.constructor_args()).hex())
+    receipt = deploy_artifact(w3, key, competition_artifact(), params.constructor_args())
     return CompetitionDeployment(
         address=Web3.to_checksum_address(receipt["contractAddress"]),
         chain_id=w3.eth.chain_id,
