@@ -145,7 +145,7 @@ def _params_from_experiment(path: Path, roster: list[str], ipfs: Optional[str], 
     from learnledger.agents.backend import BackendError, select_backend
     from learnledger.agents.experiment import Experiment, ExperimentError
     from learnledger.runs.embedded import experiment_params
-    from learnledger.runs.member import open_store
+    from learnledger.store.choose import open_store
     from learnledger.store.api import StoreError
 
     try:

@@ -139,7 +139,7 @@ def enter_command(
     from learnledger.agents.models import ModelSpec, SpecError
     from learnledger.competition.evaluator import submit_entry
     from learnledger.ledger.api import LedgerError
-    from learnledger.runs.member import open_store
+    from learnledger.store.choose import open_store
     from learnledger.store.api import StoreError
 
     try:
@@ -176,7 +176,7 @@ def evaluate_command(
     from learnledger.competition.evaluator import Evaluator, EvaluatorError
     from learnledger.data.api import Split
     from learnledger.ledger.api import LedgerError
-    from learnledger.runs.member import open_store
+    from learnledger.store.choose import open_store
     from learnledger.store.api import StoreError
 
     try:

@@ -144,13 +144,10 @@ def rm(
 
 def _open(ipfs: Optional[str], store: Optional[Path], cid_version: int):
     from learnledger.store.api import StoreError
-    from learnledger.store.kubo import KuboStore
-    from learnledger.store.local import LocalStore
+    from learnledger.store.choose import open_store
 
     try:
-        if ipfs is not None:
-            return KuboStore(ipfs, cid_version=cid_version)
-        return LocalStore(store, cid_version=cid_version)
+        return open_store(ipfs, store, cid_version)
     except (StoreError, ValueError) as error:
         fail(str(error))
 

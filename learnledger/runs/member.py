@@ -19,6 +19,7 @@ from pathlib import Path
 from learnledger.agents.agent import Action, Agent, RoundLog
 from learnledger.ledger.api import LedgerError
 from learnledger.store.api import StoreError, WeightStore
+from learnledger.store.choose import open_store
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +45,6 @@ class MemberConfig:
     data: Path | None = None
     log_file: Path | None = None
     poll_s: float = 0.5
-
-
-def open_store(ipfs_url: str | None, store_dir: Path | None) -> WeightStore:
-    """A Kubo RPC client for ``ipfs_url``, else the embedded store at ``store_dir`` (or its default)."""
-    if ipfs_url:
-        from learnledger.store.kubo import KuboStore
-
-        return KuboStore(ipfs_url)
-    from learnledger.store.local import LocalStore
-
-    return LocalStore(store_dir)
 
 
 def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
