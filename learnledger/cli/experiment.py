@@ -115,6 +115,7 @@ def agent(
     from learnledger.agents.agent import Action
     from learnledger.ledger.api import LedgerError
     from learnledger.runs.member import build_member, final_report, follow
+    from learnledger.runs.outputs import append_line
 
     try:
         config = MemberConfig(deployment=deployment, group=group,
@@ -134,10 +135,7 @@ def agent(
         raise typer.Exit(130) from None
     report = final_report(member, learner)
     if log is not None:
-        with log.open("a") as out:
-            import json
-
-            out.write(json.dumps(report, sort_keys=True) + "\n")
+        append_line(log, report)
     console.print(f"agent {group}: experiment finished; final model (round {report['model_round']}) "
                   f"test score {report['test_score']:.4f}")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from learnledger.agents.agent import Action, Agent, RoundLog
 from learnledger.ledger.api import LedgerError
 from learnledger.store.api import StoreError, WeightStore
+from learnledger.runs.outputs import append_line
 from learnledger.store.choose import open_store
 
 log = logging.getLogger(__name__)
@@ -161,10 +162,9 @@ def _load_data(config: MemberConfig, groups: tuple[str, ...], index: int):  # ->
 
 def _round_logger(path: Path | None) -> Callable[[RoundLog], None]:
     def write(entry: RoundLog) -> None:
-        line = json.dumps({"time": time.time(), **entry.as_dict()}, sort_keys=True)
-        log.info("round log: %s", line)
+        row = {"time": time.time(), **entry.as_dict()}
+        log.info("round log: %s", json.dumps(row, sort_keys=True))
         if path is not None:
-            with path.open("a") as out:
-                out.write(line + "\n")
+            append_line(path, row)
 
     return write

@@ -52,12 +52,12 @@ class RunFolder:
         self._atomic(name, data)
 
     def append_round(self, row: Mapping[str, object]) -> None:
-        _append_line(self.path / "rounds.jsonl", row)
+        append_line(self.path / "rounds.jsonl", row)
 
     def agent_logger(self, group: str) -> Callable[[RoundLog], None]:
         """A callback that appends an agent's round log to agents/<group>.jsonl."""
         target = self.path / "agents" / f"{group}.jsonl"
-        return lambda entry: _append_line(target, entry.as_dict())
+        return lambda entry: append_line(target, entry.as_dict())
 
     def draw_history(self, rows: Sequence[Mapping[str, object]], groups: Sequence[str], title: str) -> None:
         from learnledger.report.history_plot import plot_history
@@ -71,7 +71,8 @@ class RunFolder:
         tmp.replace(target)
 
 
-def _append_line(path: Path, row: Mapping[str, object]) -> None:
+def append_line(path: Path, row: Mapping[str, object]) -> None:
+    """Append ``row`` to a JSON-lines file and flush it, so a crash loses at most the line in flight."""
     with path.open("a") as out:
         out.write(json.dumps(row, sort_keys=True) + "\n")
         out.flush()
