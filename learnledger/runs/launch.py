@@ -59,8 +59,8 @@ def launch_experiment(
     count = len(experiment.learners)
 
     on_setup("starting anvil and the store server")
-    with Devnet(accounts=count + 1) as devnet, _StoreServer(LocalStore(folder.store_dir)) as ipfs_url:
-        store = LocalStore(folder.store_dir)
+    store = LocalStore(folder.store_dir)
+    with Devnet(accounts=count + 1) as devnet, _StoreServer(store) as ipfs_url:
         spec_cid = store.put(experiment.spec.canonical_json())
         initial = initial_weights(experiment.spec)
         initial_cid = store.put(initial)
