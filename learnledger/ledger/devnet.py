@@ -1,5 +1,8 @@
 """A local devnet: anvil (from node_modules) on 127.0.0.1, its public dev accounts, clean stops.
 
+It may also listen on another address, or run under a command prefix such as
+``ip netns exec HUB`` (a devnet in its own network namespace, as on another host).
+
 The accounts are anvil's well-known ones, derived from the public test mnemonic: anyone can
 spend from them on any chain, so they serve only on a devnet.
 """
@@ -11,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -50,21 +54,21 @@ PORT_RELEASE_TIMEOUT = 5.0
 """Seconds to wait for a port that a devnet just stopped on to be released (restarts on one port)."""
 
 
-def _wait_for_free_port(port: int, timeout: float) -> bool:
+def _wait_for_free_port(port: int, timeout: float, host: str = "127.0.0.1") -> bool:
     deadline = time.monotonic() + timeout
-    while not port_is_free(port):
+    while not port_is_free(port, host):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)
     return True
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as probe:
         # like a server, ignore connections of a previous run lingering in TIME_WAIT
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError:
             return False
         return True
@@ -78,14 +82,19 @@ def anvil_path() -> Path:
 
 
 class Devnet:
-    """anvil on 127.0.0.1, started on entering and stopped on leaving (or ``start``/``stop``).
+    """anvil on 127.0.0.1 (or ``host``), started on entering and stopped on leaving (or ``start``/``stop``).
 
     Args:
-        port: the port to listen on. Default: a free one.
+        port: the port to listen on. Default: a free one (free here; any port is free in a fresh
+            network namespace that ``wrapper`` enters).
         state: a file to load the chain from if it exists, and to save it to while running and on
             stop. Default: none (the chain is lost on stop).
         accounts: how many funded public dev accounts. Default 10.
         block_time: seconds between blocks; None mines each transaction at once. Default None.
+        host: the IPv4 address to listen on, and that ``rpc_url`` names. Default 127.0.0.1.
+        wrapper: a command prefix anvil runs under, e.g. ``["ip", "netns", "exec", "hub"]``. It must
+            exec anvil in its own process (as ``ip netns exec`` does), so that stop's SIGINT reaches
+            anvil. ``host`` must then be reachable from this process. Default: none.
     """
 
     def __init__(
@@ -94,8 +103,12 @@ class Devnet:
         state: Path | None = None,
         accounts: int = 10,
         block_time: float | None = None,
+        host: str = "127.0.0.1",
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.port = port or free_port()
+        self.host = host
+        self.wrapper = list(wrapper)
         self.state = Path(state) if state else None
         self.account_count = accounts
         self.block_time = block_time
@@ -105,12 +118,13 @@ class Devnet:
 
     @property
     def rpc_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
         command = [
+            *self.wrapper,
             str(anvil_path()),
-            "--host", "127.0.0.1",
+            "--host", self.host,
             "--port", str(self.port),
             "--accounts", str(self.account_count),
             "--hardfork", EVM_VERSION,
@@ -124,9 +138,11 @@ class Devnet:
     def start(self) -> Devnet:
         if self._process is not None:
             return self
-        if not _wait_for_free_port(self.port, PORT_RELEASE_TIMEOUT):
+        # The probe binds in this process's network namespace: meaningless for a wrapped anvil,
+        # which may run in another; there anvil's own "in use" error (below) says it.
+        if not self.wrapper and not _wait_for_free_port(self.port, PORT_RELEASE_TIMEOUT, self.host):
             raise LedgerError(
-                f"port {self.port} on 127.0.0.1 is in use (another devnet?); pass another --port"
+                f"port {self.port} on {self.host} is in use (another devnet?); pass another --port"
             )
         self._process = subprocess.Popen(
             self.command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
