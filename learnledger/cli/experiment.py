@@ -102,9 +102,13 @@ def agent(
         help="This group's own data: .npz with x_/y_ train, vote and test arrays.")] = None,
     log: Annotated[Optional[Path], typer.Option(help="Append one JSON line per round here.")] = None,
     poll: Annotated[float, typer.Option(help="Seconds between looks at the chain while waiting.")] = 0.5,
+    retry_limit: Annotated[float, typer.Option(
+        help="Longest pause, in seconds, between attempts while the chain or the store is unreachable.")] = 30.0,
     quiet: Annotated[bool, typer.Option("--quiet", help="Only warnings and the final line.")] = False,
 ) -> None:
     """One research group's learner process: follow the chain, propose, vote, finalize."""
+    if not retry_limit > 0:
+        fail(f"--retry-limit must be a number of seconds above 0; received: {retry_limit}", 2)
     from learnledger.cli.chain import read_key
     from learnledger.runs.member import MemberConfig, MemberSetupError
 
@@ -128,8 +132,9 @@ def agent(
     console.print(f"agent [bold]{group}[/] ({member.ledger.account}) following "
                   f"{deployment}; Ctrl-C stops it, and it can be restarted at any time")
     try:
-        follow(member, poll, on_action=lambda action: action is not Action.WAITING and logging.getLogger(
-            "learnledger.agent").info("%s", action.value))
+        follow(member, poll, retry_limit_s=retry_limit,
+               on_action=lambda action: action is not Action.WAITING and logging.getLogger(
+                   "learnledger.agent").info("%s", action.value))
     except KeyboardInterrupt:
         console.print(f"agent {group} stopped; start it again to catch up")
         raise typer.Exit(130) from None

@@ -89,11 +89,14 @@ def follow(
     poll_s: float = 0.5,
     stop: threading.Event | None = None,
     on_action: Callable[[Action], None] = lambda action: None,
+    retry_limit_s: float = RETRY_LIMIT_S,
 ) -> None:
     """Step ``agent`` until the experiment finishes (or ``stop`` is set), polling while it waits.
 
     A chain or store that stops answering is retried with growing pauses, never fatal: the agent
-    holds nothing that a later attempt cannot rebuild.
+    holds nothing that a later attempt cannot rebuild. The pauses double from ``poll_s`` up to
+    ``retry_limit_s`` (default ``RETRY_LIMIT_S``): a smaller limit catches up sooner after an
+    outage, at the price of more attempts during it.
     """
     stop = stop or threading.Event()
     pause = poll_s
@@ -104,7 +107,7 @@ def follow(
             # Includes a refused transaction (the ledger moved on since we looked): look again.
             log.warning("%s: %s; retrying in %.1f s", agent.group, error, pause)
             stop.wait(pause)
-            pause = min(pause * 2, RETRY_LIMIT_S)
+            pause = min(pause * 2, retry_limit_s)
             continue
         pause = poll_s
         on_action(action)
