@@ -149,6 +149,7 @@ class Agent:
     def _propose(self, round: int) -> Action:
         watch = Stopwatch()
         shared, start = self.shared_model()
+        log.info("%s trains its proposal for round %d from round %d's model", self.group, round, shared.round)
         with watch.time("train"):
             weights = self.learner.train(start, round)
         digest = hashlib.sha256(weights).digest()
@@ -169,6 +170,7 @@ class Agent:
         shared, current_bytes = self.shared_model()
         with watch.time("score"):
             current = self._scores_of(shared.digest, current_bytes)
+        log.info("%s scores round %d's proposal %s", self.group, round, proposal.cid)
         candidate, reason = self._score_proposal(proposal, watch)
         approve = candidate is not None and self.learner.approves(candidate, current)
         vote_score = _chain_score(candidate.vote) if candidate else NO_SCORE
