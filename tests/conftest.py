@@ -29,7 +29,7 @@ input_shape = [28, 28, 1]
 num_classes = 10
 
 [training]
-epochs = 2
+epochs = {epochs}
 batch_size = 16
 learning_rate = 0.003
 
@@ -45,7 +45,8 @@ group = "desy"
 """
 
 
-def tiny_experiment(tmp_path: Path, rounds: int = 3, extra: str = "") -> Path:
+def tiny_experiment(tmp_path: Path, rounds: int = 3, extra: str = "", epochs: int = 2) -> Path:
+    """Three groups, an MLP on 120 MNIST digits each; ``epochs`` sets how long a proposal trains."""
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY.format(rounds=rounds, extra=extra))
+    path.write_text(TINY.format(rounds=rounds, extra=extra, epochs=epochs))
     return path

@@ -18,30 +18,23 @@ Then every agent exits cleanly, every round is final, and the audit (chain and s
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from learnledger.agents.experiment import Experiment
-from learnledger.agents.learner import initial_weights
 from learnledger.audit.run import audit
 from learnledger.ledger.api import NO_SCORE, RoundState
 from learnledger.ledger.chain import connect
 from learnledger.ledger.client import ContractLedger
-from learnledger.ledger.deploy import deploy
 from learnledger.ledger.devnet import Devnet, port_is_free
-from learnledger.runs.embedded import experiment_params
 from learnledger.store.local import LocalStore
 from learnledger.store.server import serve_in_thread
 from tests.conftest import needs_anvil, tiny_experiment
+from tests.processes import PATIENCE_S, AgentProcesses, deploy_experiment, wait_for
 
 pytestmark = [
     pytest.mark.anvil,
@@ -50,17 +43,6 @@ pytestmark = [
 ]
 
 GROUPS = ("cern", "fnal", "desy")
-PATIENCE_S = 240.0
-"""How long any one condition may take to appear on the chain (agents start Keras on a busy CPU)."""
-
-
-def wait_for(condition: Callable[[], bool], what: str | Callable[[], str], timeout: float = PATIENCE_S) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` if it does not within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what() if callable(what) else what}")
-        time.sleep(0.1)
 
 
 def _sockets(port: int) -> str:
@@ -69,64 +51,6 @@ def _sockets(port: int) -> str:
         return "(ss is not installed here to list them)"
     listing = subprocess.run(["ss", "-tanp"], capture_output=True, text=True).stdout.splitlines()
     return "\n".join(line for line in listing if f":{port} " in line)
-
-
-class AgentProcesses:
-    """One ``learnledger agent`` process per group, which the test can freeze, kill and restart."""
-
-    def __init__(self, folder: Path, deployment: Path, experiment: Path, ipfs_url: str,
-                 keys: dict[str, str]) -> None:
-        self.folder, self.deployment, self.experiment, self.ipfs_url = folder, deployment, experiment, ipfs_url
-        self.keys = keys
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.starts: dict[str, int] = {group: 0 for group in keys}
-        self.outputs: list[IO[bytes]] = []
-
-    def start(self, group: str) -> None:
-        self.starts[group] += 1
-        keyfile = self.folder / f"{group}.key"
-        keyfile.write_text(self.keys[group] + "\n")
-        keyfile.chmod(0o600)
-        output = (self.folder / f"{group}.{self.starts[group]}.log").open("wb")
-        self.outputs.append(output)
-        self.processes[group] = subprocess.Popen(
-            [sys.executable, "-m", "learnledger.cli.main", "agent", "--deployment", str(self.deployment),
-             "--group", group, "--keyfile", str(keyfile), "--ipfs", self.ipfs_url,
-             "--experiment", str(self.experiment), "--log", str(self.folder / f"{group}.jsonl"),
-             "--poll", "0.2"],
-            stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy())
-
-    def ready(self, group: str) -> bool:
-        """Whether the group's latest process has built its learner and follows the chain."""
-        self.check_alive(group)
-        log = self.folder / f"{group}.{self.starts[group]}.log"
-        return "following" in log.read_text(errors="replace")
-
-    def signal(self, group: str, signum: int) -> None:
-        os.kill(self.processes[group].pid, signum)
-
-    def kill(self, group: str) -> None:
-        process = self.processes[group]
-        process.send_signal(signal.SIGKILL)
-        assert process.wait(30) == -signal.SIGKILL
-
-    def check_alive(self, group: str) -> None:
-        code = self.processes[group].poll()
-        if code is not None:
-            pytest.fail(f"agent {group} exited with {code}:\n{self.output(group)}")
-
-    def output(self, group: str) -> str:
-        """The last lines the group's latest process printed."""
-        return (self.folder / f"{group}.{self.starts[group]}.log").read_text(errors="replace")[-3000:]
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.kill()
-                process.wait(30)
-        for output in self.outputs:
-            output.close()
 
 
 def test_killed_agents_a_lost_proposal_and_a_restarted_chain_still_finish_an_audited_experiment(tmp_path: Path) -> None:
@@ -139,23 +63,14 @@ def test_killed_agents_a_lost_proposal_and_a_restarted_chain_still_finish_an_aud
     devnet = Devnet(state=state, accounts=len(GROUPS) + 1).start()
     agents: AgentProcesses | None = None
     try:
-        members = devnet.accounts[: len(GROUPS)]
-        initial = initial_weights(experiment.spec)
-        params = experiment_params(experiment, [address for address, _ in members],
-                                   store.put(experiment.spec.canonical_json()), initial, store.put(initial))
-        deployment = deploy(connect(devnet.rpc_url), devnet.accounts[-1][1], params, rpc_url=devnet.rpc_url)
-        deployment.save(tmp_path / "deployment.json")
-        observer = ContractLedger(connect(devnet.rpc_url), deployment, devnet.accounts[-1][1])
-        group_of = {address.lower(): group for (address, _), group in zip(members, GROUPS)}
-        address_of = {group: address for (address, _), group in zip(members, GROUPS)}
-
-        agents = AgentProcesses(tmp_path, tmp_path / "deployment.json", experiment_file, server.url,
-                                {group: key for (_, key), group in zip(members, GROUPS)})
+        deployed = deploy_experiment(tmp_path, experiment_file, devnet, store)
+        deployment, observer, address_of = deployed.deployment, deployed.observer, deployed.address_of
+        agents = AgentProcesses(tmp_path, deployed.deployment_file, experiment_file, server.url, deployed.keys)
         for group in GROUPS:
             agents.start(group)
 
         # Fault 1: round 1's proposer dies before its proposal reaches the chain.
-        proposer = group_of[observer.proposer_of(1).lower()]
+        proposer = deployed.proposer_of(1)
         agents.signal(proposer, signal.SIGSTOP)
         assert observer.proposal(1) is None, "frozen in time: it has not proposed yet"
         for group in GROUPS:
@@ -169,7 +84,7 @@ def test_killed_agents_a_lost_proposal_and_a_restarted_chain_still_finish_an_aud
 
         # Fault 2: a voter of round 2 dies while the round waits only for its vote.
         wait_for(lambda: observer.status().round == 2, "round 2 to open")
-        voters = [g for g in GROUPS if address_of[g].lower() != observer.proposer_of(2).lower()]
+        voters = deployed.voters_of(2)
         victim, other = voters
         agents.signal(victim, signal.SIGSTOP)
         assert not observer.has_voted(2, address_of[victim]), "frozen in time: it has not voted yet"
@@ -183,7 +98,7 @@ def test_killed_agents_a_lost_proposal_and_a_restarted_chain_still_finish_an_aud
 
         # Fault 3: the store loses round 3's proposal before either voter could fetch it.
         wait_for(lambda: observer.status().round >= 3, "round 3 to open")
-        voters = [g for g in GROUPS if address_of[g].lower() != observer.proposer_of(3).lower()]
+        voters = deployed.voters_of(3)
         for group in voters:
             agents.signal(group, signal.SIGSTOP)
         assert not any(observer.has_voted(3, address_of[g]) for g in voters)
