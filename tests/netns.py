@@ -52,13 +52,14 @@ def namespaces_unavailable() -> str | None:
     probe = f"llprobe{os.getpid()}"
     made = _ip("netns", "add", probe, check=False)
     if made.returncode != 0:
-        return ("cannot create network namespaces here (needs CAP_NET_ADMIN): "
-                f"`ip netns add` said: {made.stderr.strip()}")
+        return ("cannot create network namespaces here (needs CAP_NET_ADMIN and CAP_SYS_ADMIN, "
+                f"e.g. root outside an unprivileged container): `ip netns add` said: {made.stderr.strip()}")
     try:
         pair = _ip("-n", probe, "link", "add", "llprobe0", "type", "veth", "peer", "name", "llprobe1",
                    check=False)
         if pair.returncode != 0:
-            return f"cannot create veth pairs here: `ip link add ... type veth` said: {pair.stderr.strip()}"
+            return ("cannot create veth pairs here (needs CAP_NET_ADMIN and the veth driver): "
+                    f"`ip link add ... type veth` said: {pair.stderr.strip()}")
     finally:
         _ip("netns", "delete", probe, check=False)
     return None
