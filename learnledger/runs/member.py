@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,23 +98,60 @@ def follow(
     ``retry_limit_s`` (default ``RETRY_LIMIT_S``): a smaller limit catches up sooner after an
     outage, at the price of more attempts during it.
     """
+    follow_many([agent], poll_s, stop, lambda _, action: on_action(action), retry_limit_s)
+
+
+@dataclass
+class _Turn:
+    """One agent's place in ``follow_many``'s rotation: when to step it next, and its retry pause."""
+
+    agent: Agent
+    pause: float
+    due: float = 0.0
+
+
+def follow_many(
+    agents: Sequence[Agent],
+    poll_s: float = 0.5,
+    stop: threading.Event | None = None,
+    on_action: Callable[[Agent, Action], None] = lambda agent, action: None,
+    retry_limit_s: float = RETRY_LIMIT_S,
+) -> None:
+    """Step several agents in one process, in turn, until every one has finished (or ``stop`` is set).
+
+    Each agent is stepped as ``follow`` steps one (``follow`` is this with a single agent): one
+    that acted is stepped again at the next turn, one that waits is looked at again after
+    ``poll_s``, and one whose chain or store failed is retried after its own doubling pause (up to
+    ``retry_limit_s``), so one agent's trouble never delays the others' turns. The process sleeps
+    only while no agent is due.
+    """
     stop = stop or threading.Event()
-    pause = poll_s
-    while not stop.is_set():
-        try:
-            action = agent.step()
-        except (LedgerError, StoreError, OSError) as error:
-            # Includes a refused transaction (the ledger moved on since we looked): look again.
-            log.warning("%s: %s; retrying in %.1f s", agent.group, error, pause)
-            stop.wait(pause)
-            pause = min(pause * 2, retry_limit_s)
-            continue
-        pause = poll_s
-        on_action(action)
-        if action is Action.FINISHED:
-            return
-        if action is Action.WAITING:
-            stop.wait(poll_s)
+    turns = [_Turn(agent, poll_s) for agent in agents]
+    while turns and not stop.is_set():
+        acted = False
+        for turn in list(turns):
+            if stop.is_set():
+                return
+            if time.monotonic() < turn.due:
+                continue
+            try:
+                action = turn.agent.step()
+            except (LedgerError, StoreError, OSError) as error:
+                # Includes a refused transaction (the ledger moved on since we looked): look again.
+                log.warning("%s: %s; retrying in %.1f s", turn.agent.group, error, turn.pause)
+                turn.due = time.monotonic() + turn.pause
+                turn.pause = min(turn.pause * 2, retry_limit_s)
+                continue
+            turn.pause = poll_s
+            on_action(turn.agent, action)
+            if action is Action.FINISHED:
+                turns.remove(turn)
+            elif action is Action.WAITING:
+                turn.due = time.monotonic() + poll_s
+            else:
+                acted = True
+        if turns and not acted:
+            stop.wait(max(0.0, min(turn.due for turn in turns) - time.monotonic()))
 
 
 def final_report(agent: Agent, learner) -> dict[str, object]:
