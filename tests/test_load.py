@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from learnledger.agents.agent import Action
-from learnledger.ledger.api import LedgerError, RoundState
+from learnledger.ledger.api import LedgerError, RoundRecord, RoundState
 from learnledger.runs.crowd import crowd_experiment_toml, run_crowd, split_evenly
 from learnledger.runs.member import follow_many
 from tests.conftest import needs_anvil
@@ -87,13 +87,16 @@ def test_split_evenly_keeps_order_and_sizes_within_one() -> None:
 def test_a_crowd_of_eight_agents_in_two_processes_loses_no_transaction(tmp_path: Path) -> None:
     experiment = tmp_path / "crowd.toml"
     experiment.write_text(crowd_experiment_toml(learners=8, rounds=2, examples_per_learner=60))
-    seen: list[int] = []
+    seen: list[RoundRecord] = []
 
     run = run_crowd(experiment, tmp_path / "run", workers=2, poll_s=0.2,
-                    on_round=lambda record, seconds: seen.append(record.round), timeout_s=600)
+                    on_round=lambda record, seconds: seen.append(record), timeout_s=600)
 
     tally = run.tally
-    assert seen == [1, 2], "progress reported each round once, in order"
+    assert [record.round for record in seen] == [1, 2], "progress reported each round once, in order"
+    for record in seen:
+        assert len(record.votes) == record.approvals + record.rejections == 7, \
+            f"round {record.round} was reported final with only some of its votes: {record}"
     assert tally.failures() == []
     assert len(tally.records) == 2
     assert all(r.state in (RoundState.ACCEPTED, RoundState.REJECTED) for r in tally.records)

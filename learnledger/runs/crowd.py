@@ -472,11 +472,19 @@ def _watch(observer, rounds: int, processes: list[subprocess.Popen[bytes]], out:
     """Seconds from ``go`` at which each round was seen final, until the experiment is finished."""
     final_at: list[float] = []
     while True:
+        fresh = 0
         for record in observer.history()[len(final_at):]:
             if not record.state.is_final:
                 break
-            final_at.append(time.perf_counter() - go)
-            on_round(record, final_at[-1])
+            fresh += 1
+        if fresh:
+            # history() reads the events first and an open round's state after them, so a round
+            # that ended in between shows as final with its last votes missing. Events read now
+            # come after that state was read, so they hold the whole round.
+            seen_at = time.perf_counter() - go
+            for record in observer.history()[len(final_at):len(final_at) + fresh]:
+                final_at.append(seen_at)
+                on_round(record, seen_at)
         if len(final_at) >= rounds and observer.is_finished():
             return final_at
         _check_alive(processes, out)
