@@ -20,24 +20,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import pytest
 
 from learnledger.agents.experiment import Experiment
-from learnledger.agents.learner import initial_weights
 from learnledger.audit.run import audit
 from learnledger.ledger.chain import connect
-from learnledger.ledger.client import ContractLedger
-from learnledger.ledger.deploy import deploy
 from learnledger.ledger.devnet import Devnet
-from learnledger.runs.embedded import experiment_params
 from learnledger.store.api import StoreError
 from learnledger.store.kubo import KuboStore
 from tests.conftest import needs_anvil, tiny_experiment
 from tests.netns import Network, namespaces_unavailable
+from tests.processes import PATIENCE_S, DeployedExperiment, deploy_experiment, wait_for
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow, needs_anvil]
 
@@ -45,7 +41,7 @@ GROUPS = ("cern", "fnal", "desy")
 ROUNDS = 5
 """Rounds after the cut round leave the victim room to catch up, even if it misses the next one."""
 PROPOSAL_WINDOW_S = 30
-VOTE_WINDOW_S = 8
+VOTE_WINDOW_S = 10
 """Short, so the cut round closes soon; long enough for a busy CPU to score and vote in it."""
 RETRY_LIMIT_S = 1.0
 """The agents' longest pause between attempts while unreachable (the default, 30 s, is for real outages)."""
@@ -53,19 +49,10 @@ FINALIZE_SLACK_S = 10
 """From the vote deadline to the round's finalization: the agents look every 0.2 s."""
 CUT_NOTICED_S = 60.0
 """How long an agent may take to report a dead link: web3's 10 s timeout, retried on timeouts."""
-PATIENCE_S = 180.0
-"""How long any one condition may take to appear on the chain (agents start Keras on a busy CPU)."""
+RETRYING = "retrying in"
+"""What an agent's ``follow`` loop prints when the chain or the store fails it."""
 CHAIN_PORT, STORE_PORT = 8545, 5001
 """Ports in the hub namespace, which is new and empty: nothing else can hold them."""
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = PATIENCE_S) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` if it does not within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def windowed_experiment(tmp_path: Path) -> Path:
@@ -78,7 +65,10 @@ def windowed_experiment(tmp_path: Path) -> Path:
 
 
 class Hosts:
-    """The processes on the network's hosts, each printing to its own file in ``folder``."""
+    """The processes on the network's hosts, each printing to its own file in ``folder``.
+
+    Like ``tests.processes.AgentProcesses``, but each agent runs on its own host (namespace).
+    """
 
     def __init__(self, network: Network, folder: Path) -> None:
         self.network, self.folder = network, folder
@@ -103,9 +93,13 @@ class Hosts:
 
     def printed(self, name: str, text: str) -> bool:
         """Whether ``name``'s process has printed ``text``; fails if it died."""
+        return self.count(name, text) > 0
+
+    def count(self, name: str, text: str) -> int:
+        """How many times ``name``'s process has printed ``text``; fails if it died."""
         if self.processes[name].poll() is not None:
             pytest.fail(f"{name} exited with {self.processes[name].returncode}:\n{self.output(name)}")
-        return text in (self.folder / f"{name}.log").read_text(errors="replace")
+        return (self.folder / f"{name}.log").read_text(errors="replace").count(text)
 
     def output(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
@@ -121,6 +115,17 @@ class Hosts:
                 process.wait(30)
         for output in self._outputs:
             output.close()
+
+
+def acted_after(deployed: DeployedExperiment, group: str, round: int) -> bool:
+    """Whether ``group`` has proposed or voted in a round after ``round``, as the chain records it."""
+    for later in range(round + 1, deployed.observer.current_round() + 1):
+        proposal = deployed.observer.proposal(later)
+        if proposal is not None and deployed.group_of(proposal.proposer) == group:
+            return True
+        if deployed.has_voted(later, group):
+            return True
+    return False
 
 
 def store_answers(store: KuboStore) -> bool:
@@ -152,18 +157,11 @@ def test_a_learner_cut_off_in_mid_round_is_left_out_of_it_and_catches_up_once_it
         store = KuboStore(f"http://{hub}:{STORE_PORT}", retries=0)
         wait_for(lambda: hosts.printed("store", "serving") and store_answers(store), "the store server to answer")
 
-        members = devnet.accounts[: len(GROUPS)]
-        initial = initial_weights(experiment.spec)
-        params = experiment_params(experiment, [address for address, _ in members],
-                                   store.put(experiment.spec.canonical_json()), initial, store.put(initial))
-        deployment = deploy(connect(devnet.rpc_url), devnet.accounts[-1][1], params, rpc_url=devnet.rpc_url)
-        deployment.save(tmp_path / "deployment.json")
-        observer = ContractLedger(connect(devnet.rpc_url), deployment, devnet.accounts[-1][1])
-        address_of = {group: address for group, (address, _) in zip(GROUPS, members)}
-        group_of = {address.lower(): group for group, address in address_of.items()}
-
-        for group, (_, key) in zip(GROUPS, members):
-            hosts.start_agent(group, key, tmp_path / "deployment.json", experiment_file, devnet.rpc_url, store.url)
+        deployed = deploy_experiment(tmp_path, experiment_file, devnet, store)
+        observer = deployed.observer
+        for group in GROUPS:
+            hosts.start_agent(group, deployed.keys[group], deployed.deployment_file, experiment_file,
+                              devnet.rpc_url, store.url)
         for group in GROUPS:
             wait_for(lambda: hosts.printed(group, "following"), f"agent {group} to follow the chain from its host")
 
@@ -171,10 +169,11 @@ def test_a_learner_cut_off_in_mid_round_is_left_out_of_it_and_catches_up_once_it
         cut_round = observer.current_round() + 1
         wait_for(lambda: observer.current_round() >= cut_round, f"round {cut_round} to open")
         assert observer.current_round() == cut_round
-        victim, other = [g for g in GROUPS if g != group_of[observer.proposer_of(cut_round).lower()]]
+        victim, other = deployed.voters_of(cut_round)
         hosts.signal(victim, signal.SIGSTOP)
-        assert not observer.has_voted(cut_round, address_of[victim]), "frozen before it could vote"
+        assert not deployed.has_voted(cut_round, victim), "frozen before it could vote"
         wait_for(lambda: observer.proposal(cut_round) is not None, f"round {cut_round}'s proposal")
+        retries_before = hosts.count(victim, RETRYING)
         network.cut(victim)
         hosts.signal(victim, signal.SIGCONT)
 
@@ -185,28 +184,18 @@ def test_a_learner_cut_off_in_mid_round_is_left_out_of_it_and_catches_up_once_it
                  timeout=max(0.0, deadline - time.time()) + FINALIZE_SLACK_S + 5)
         info = observer.round_info(cut_round)
         assert deadline < info["finalizedAt"] <= deadline + FINALIZE_SLACK_S, info
-        assert observer.has_voted(cut_round, address_of[other]), f"{other} voted through its own link"
-        assert not observer.has_voted(cut_round, address_of[victim]), f"{victim} could not reach the chain"
+        assert deployed.has_voted(cut_round, other), f"{other} voted through its own link"
+        assert not deployed.has_voted(cut_round, victim), f"{victim} could not reach the chain"
         assert hosts.processes[victim].poll() is None, f"{victim} outlives the cut:\n{hosts.output(victim)}"
 
         # The link stays down until the victim has found the chain unreachable (web3 gives up on a
         # dead link within its 10 s timeout and one more connection attempt), so that its
         # recovery is exercised; then it comes back, and the victim catches up in a later round.
-        wait_for(lambda: hosts.printed(victim, "retrying in"), f"{victim} to find the chain unreachable",
+        wait_for(lambda: hosts.count(victim, RETRYING) > retries_before, f"{victim} to find the chain unreachable",
                  timeout=CUT_NOTICED_S)
         network.restore(victim)
         restored_at = time.monotonic()
-
-        def victim_acted_after_the_cut() -> bool:
-            for round_ in range(cut_round + 1, observer.current_round() + 1):
-                proposal = observer.proposal(round_)
-                if proposal is not None and proposal.proposer.lower() == address_of[victim].lower():
-                    return True
-                if observer.has_voted(round_, address_of[victim]):
-                    return True
-            return False
-
-        wait_for(victim_acted_after_the_cut, f"{victim} to vote or propose after its link returned")
+        wait_for(lambda: acted_after(deployed, victim, cut_round), f"{victim} to vote or propose after its link returned")
         print(f"{victim} acted again {time.monotonic() - restored_at:.1f} s after its link returned")
 
         wait_for(observer.is_finished, "the experiment to finish")
@@ -215,8 +204,8 @@ def test_a_learner_cut_off_in_mid_round_is_left_out_of_it_and_catches_up_once_it
         history = observer.history()
         assert [r.round for r in history] == list(range(1, ROUNDS + 1))
         assert all(r.state.is_final for r in history), history
-        assert [vote.voter.lower() for vote in history[cut_round - 1].votes] == [address_of[other].lower()]
-        report = audit(connect(devnet.rpc_url), deployment.address, deployment, store=store)
+        assert [deployed.group_of(vote.voter) for vote in history[cut_round - 1].votes] == [other]
+        report = audit(connect(devnet.rpc_url), deployed.deployment.address, deployed.deployment, store=store)
         assert report.ok, report.findings
     finally:
         hosts.close()
