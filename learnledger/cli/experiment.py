@@ -107,8 +107,9 @@ def agent(
     quiet: Annotated[bool, typer.Option("--quiet", help="Only warnings and the final line.")] = False,
 ) -> None:
     """One research group's learner process: follow the chain, propose, vote, finalize."""
-    if not retry_limit > 0:
-        fail(f"--retry-limit must be a number of seconds above 0; received: {retry_limit}", 2)
+    for flag, seconds in (("--poll", poll), ("--retry-limit", retry_limit)):
+        if not seconds > 0:
+            fail(f"{flag} must be a number of seconds above 0; received: {seconds}", 2)
     from learnledger.cli.chain import read_key
     from learnledger.runs.member import MemberConfig, MemberSetupError
 
