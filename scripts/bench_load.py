@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -59,6 +60,8 @@ def main() -> int:
         parser.error(f"{max(args.learners, args.baseline_learners)} learners x {args.examples} digits "
                      "exceed the 5,000 bundled MNIST digits; lower --examples")
 
+    # `kill` (SIGTERM) stops the runs as Ctrl-C does: workers, anvil and the store server with them
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_load-"))
     started = time.perf_counter()
     try:
@@ -191,8 +194,9 @@ def _print(report: dict, baseline: CrowdRun, load: CrowdRun) -> None:
     for label, value in lines:
         print(f"  {label:<50}{value}")
     anvil = memory["anvil_peak_kib"]
-    print(f"  anvil: {_mib(anvil['baseline'])} with {baseline.learners} members, {_mib(anvil['load'])} with "
-          f"{load.learners}; this process (store server, observer): {_mib(memory['bench_process_peak_kib'])}")
+    print(f"  anvil (native node + its npm launcher): {_mib(anvil['baseline'])} with {baseline.learners} members, "
+          f"{_mib(anvil['load'])} with {load.learners}")
+    print(f"  this process (store server, observer, deployment): {_mib(memory['bench_process_peak_kib'])}")
     print(json.dumps({"rounds_per_minute": load.rounds_per_minute, "ratio": ratio,
                       "peak_per_agent_mib": memory["peak_per_agent_kib"] / MIB,
                       "ok": not report["failures"]}))

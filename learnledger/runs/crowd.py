@@ -508,10 +508,34 @@ def _await_exit(processes: list[subprocess.Popen[bytes]], out: Path) -> None:
             raise _worker_failure(out, index, process)
 
 
+def tree_peak_rss_kib(pid: int) -> int | None:
+    """The peaks (VmHWM) of a process and all its descendants, summed, in KiB; None if unreadable.
+
+    The sum bounds what the tree held at once from above (each peak may come at another time).
+    """
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # the command name, in parentheses, may hold spaces: the fields after it are safe
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, found, pending = 0, False, [pid]
+    while pending:
+        current = pending.pop()
+        peak = process_peak_rss_kib(current)
+        if peak is not None:
+            total, found = total + peak, True
+        pending += children.get(current, [])
+    return total if found else None
+
+
 def _anvil_peak_rss_kib(devnet) -> int | None:
     # Devnet keeps its process private; its pid is all this needs, and a missing one costs a figure.
+    # The npm package's launcher (node) runs the native anvil as its child: both are counted.
     process = getattr(devnet, "_process", None)
-    return process_peak_rss_kib(process.pid) if process is not None else None
+    return tree_peak_rss_kib(process.pid) if process is not None else None
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
