@@ -168,7 +168,7 @@ def host_agents(plan: WorkerPlan, go: Callable[[], bool]) -> dict[str, object]:
     after its first proposal: the peak memory then does not depend on which agents the draw
     happened to make proposers.
     """
-    from learnledger.agents.agent import Action
+    from learnledger.agents.agent import Action, Agent
     from learnledger.agents.backend import select_backend
 
     experiment = Experiment.load(plan.experiment)
@@ -176,6 +176,7 @@ def host_agents(plan: WorkerPlan, go: Callable[[], bool]) -> dict[str, object]:
     import keras  # noqa: F401  (loaded before the baseline figure, so it counts no agent)
 
     from learnledger.ledger.client import ContractLedger  # noqa: F401  (web3, likewise)
+    from learnledger.runs.crowd_tally import KINDS
     from learnledger.runs.member import MemberConfig, build_member, follow_many
 
     base_rss = current_rss_kib()
@@ -197,12 +198,11 @@ def host_agents(plan: WorkerPlan, go: Callable[[], bool]) -> dict[str, object]:
     if not go():
         raise CrowdError("the conductor went away before saying go")
 
-    sent = {agent.group: {"proposed": 0, "voted": 0, "finalized": 0} for agent in agents}
-    counted = {Action.PROPOSED: "proposed", Action.VOTED: "voted", Action.FINALIZED: "finalized"}
+    sent = {agent.group: dict.fromkeys(KINDS, 0) for agent in agents}
 
-    def count(agent, action: Action) -> None:
-        if action in counted:
-            sent[agent.group][counted[action]] += 1
+    def count(agent: Agent, action: Action) -> None:
+        if action.value in KINDS:  # a completed proposal, vote or finalize
+            sent[agent.group][action.value] += 1
 
     started = time.perf_counter()
     follow_many(agents, plan.poll_s, on_action=count)
