@@ -147,3 +147,26 @@ def test_seeded_reference_draws_are_reproducible_and_use_every_member() -> None:
     assert run(7) == first
     assert run(8) != first
     assert set(first) == {to_checksum_address(m) for m in params.members}  # 40 draws reach all 4
+
+
+def test_a_round_that_closes_while_the_history_is_read_comes_with_all_its_votes() -> None:
+    exp = embedded_experiment(3, start_time=START)
+    ledgers = [exp.ledgers[address] for address in exp.members]
+    proposer = next(ledger for ledger in ledgers if ledger.account == ledgers[0].proposer_of(1))
+    voters = [ledger for ledger in ledgers if ledger is not proposer]
+    proposer.propose(1, b"\x01" * 32, "cid-1")
+    voters[0].vote(1, True, 1, 1)
+    reader = ContractLedger(exp.chain.w3, exp.deployment, dict(exp.chain.accounts)[exp.outsiders[0]])
+    read_state = reader.round_state
+
+    def state_read_after_the_last_vote(round: int) -> RoundState:
+        """The last vote lands between the history's event read and its state read."""
+        if round == 1 and not reader.has_voted(1, voters[1].account):
+            voters[1].vote(1, False, 0, 0)
+        return read_state(round)
+
+    reader.round_state = state_read_after_the_last_vote  # type: ignore[method-assign]
+    (record, _) = reader.history()
+    assert record.state is RoundState.ACCEPTED
+    assert [vote.voter for vote in record.votes] == [voters[0].account, voters[1].account]
+    assert (record.approvals, record.rejections) == (1, 1)

@@ -8,6 +8,7 @@ from typing import Any
 from web3 import EthereumTesterProvider, Web3
 
 from learnledger.ledger.api import (
+    LedgerError,
     LedgerStatus,
     Member,
     Proposal,
@@ -25,6 +26,9 @@ from learnledger.ledger.transact import Transactor
 VIEW_BLOCK = "pending"
 """Views read the block the next transaction lands in, so a state read here is the state an
 action sent now would meet (the latest block's clock may already be past a deadline's edge)."""
+
+HISTORY_READS = 3
+"""How many times ``history`` reads again when a round closes while it reads (one more is plenty)."""
 
 
 class ContractLedger:
@@ -126,8 +130,27 @@ class ContractLedger:
         return None if deadline == 0 else deadline - self._clock()
 
     def history(self) -> list[RoundRecord]:
-        events = iter(self._round_events.refresh())
-        return fold_history(events, self.deployment.params.initial_digest, self.round_state)
+        """Every round so far, from the events; the open round's state from the contract.
+
+        The events are read first and the open round's state after them, so a round can close in
+        between: it would then show as final without its last votes and outcome. Such a read is
+        thrown away and done again (rounds close seconds apart, so a second read suffices).
+        """
+        for _ in range(HISTORY_READS):
+            closed_meanwhile: list[int] = []
+
+            def state_of(round: int) -> RoundState:
+                state = self.round_state(round)
+                if state.is_final:  # final, yet its RoundFinalized event was not in the read
+                    closed_meanwhile.append(round)
+                return state
+
+            records = fold_history(iter(self._round_events.refresh()), self.deployment.params.initial_digest,
+                                   state_of)
+            if not closed_meanwhile:
+                return records
+        raise LedgerError(f"rounds {closed_meanwhile} kept closing while the history was read "
+                          f"{HISTORY_READS} times; read it again")
 
     # ------------------------------------------------------------------------------- acting
 
