@@ -163,6 +163,11 @@ class Devnet:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")[-4000:]
 
+    @property
+    def pid(self) -> int | None:
+        """The process id of the started anvil (its npm launcher), or None when not started."""
+        return self._process.pid if self._process is not None else None
+
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 from learnledger.agents.experiment import Experiment
 from learnledger.ledger.api import RoundRecord
 
-if TYPE_CHECKING:  # imported lazily at run time: it imports web3, which a worker loads late
+if TYPE_CHECKING:  # imported lazily at run time: they import web3, which a worker loads late
+    from learnledger.ledger.devnet import Devnet
     from learnledger.runs.crowd_tally import Tally
 
 log = logging.getLogger(__name__)
@@ -472,19 +473,11 @@ def _watch(observer, rounds: int, processes: list[subprocess.Popen[bytes]], out:
     """Seconds from ``go`` at which each round was seen final, until the experiment is finished."""
     final_at: list[float] = []
     while True:
-        fresh = 0
         for record in observer.history()[len(final_at):]:
             if not record.state.is_final:
                 break
-            fresh += 1
-        if fresh:
-            # history() reads the events first and an open round's state after them, so a round
-            # that ended in between shows as final with its last votes missing. Events read now
-            # come after that state was read, so they hold the whole round.
-            seen_at = time.perf_counter() - go
-            for record in observer.history()[len(final_at):len(final_at) + fresh]:
-                final_at.append(seen_at)
-                on_round(record, seen_at)
+            final_at.append(time.perf_counter() - go)
+            on_round(record, final_at[-1])
         if len(final_at) >= rounds and observer.is_finished():
             return final_at
         _check_alive(processes, out)
@@ -531,11 +524,9 @@ def tree_peak_rss_kib(pid: int) -> int | None:
     return total if found else None
 
 
-def _anvil_peak_rss_kib(devnet) -> int | None:
-    # Devnet keeps its process private; its pid is all this needs, and a missing one costs a figure.
+def _anvil_peak_rss_kib(devnet: Devnet) -> int | None:
     # The npm package's launcher (node) runs the native anvil as its child: both are counted.
-    process = getattr(devnet, "_process", None)
-    return tree_peak_rss_kib(process.pid) if process is not None else None
+    return tree_peak_rss_kib(devnet.pid) if devnet.pid is not None else None
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
