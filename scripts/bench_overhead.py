@@ -41,8 +41,11 @@ def main() -> int:
     from learnledger.runs.embedded import run_experiment
 
     with tempfile.TemporaryDirectory() as tmp:
-        # A warm-up run builds Keras' compiled functions once, so neither timed run pays for it.
-        run_experiment(dataclasses.replace(experiment, rounds=1), Path(tmp) / "warmup", ledger="reference")
+        # One-round warm-ups pay once per process what no experiment pays twice: Keras builds its
+        # compiled functions, and web3, eth-tester and py-evm are imported and fill their caches.
+        ledgers = ["reference", "chain"] + (["anvil"] if args.anvil else [])
+        for ledger in ledgers:
+            run_experiment(dataclasses.replace(experiment, rounds=1), Path(tmp) / f"warmup-{ledger}", ledger=ledger)
         started = time.perf_counter()
         chained = run_experiment(experiment, Path(tmp) / "chain", ledger="chain")
         chain_s = time.perf_counter() - started
