@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from learnledger.runs.crowd import CrowdError, CrowdRun, crowd_experiment_toml, peak_rss_kib, run_crowd
+from learnledger.runs.crowd import CrowdError, CrowdRun, crowd_experiment_toml, run_crowd
+from learnledger.runs.rss import peak_rss_kib
 
 MIB = 1024.0
 

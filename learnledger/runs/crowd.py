@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -34,6 +33,12 @@ from typing import TYPE_CHECKING
 
 from learnledger.agents.experiment import Experiment
 from learnledger.ledger.api import RoundRecord
+from learnledger.runs.rss import (
+    current_rss_kib,
+    peak_rss_kib,
+    process_peak_rss_kib,
+    tree_peak_rss_kib,
+)
 
 if TYPE_CHECKING:  # imported lazily at run time: they import web3, which a worker loads late
     from learnledger.ledger.devnet import Devnet
@@ -134,31 +139,6 @@ class WorkerPlan:
         data = json.loads(Path(path).read_text())
         data["members"] = [tuple(member) for member in data["members"]]
         return cls(**data)
-
-
-def peak_rss_kib() -> int:
-    """This process's peak resident memory so far, in KiB (Linux's ``ru_maxrss`` unit)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def current_rss_kib(pid: int | str = "self") -> int | None:
-    """A process's resident memory now (VmRSS), in KiB; None if it cannot be read."""
-    return _status_field(pid, "VmRSS")
-
-
-def process_peak_rss_kib(pid: int | str = "self") -> int | None:
-    """A process's peak resident memory (VmHWM), in KiB; None if it cannot be read."""
-    return _status_field(pid, "VmHWM")
-
-
-def _status_field(pid: int | str, name: str) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(name + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def host_agents(plan: WorkerPlan, go: Callable[[], bool]) -> dict[str, object]:
@@ -499,29 +479,6 @@ def _await_exit(processes: list[subprocess.Popen[bytes]], out: Path) -> None:
                              f"see {out / 'workers' / f'{index}.log'}") from None
         if process.returncode != 0:
             raise _worker_failure(out, index, process)
-
-
-def tree_peak_rss_kib(pid: int) -> int | None:
-    """The peaks (VmHWM) of a process and all its descendants, summed, in KiB; None if unreadable.
-
-    The sum bounds what the tree held at once from above (each peak may come at another time).
-    """
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # the command name, in parentheses, may hold spaces: the fields after it are safe
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, found, pending = 0, False, [pid]
-    while pending:
-        current = pending.pop()
-        peak = process_peak_rss_kib(current)
-        if peak is not None:
-            total, found = total + peak, True
-        pending += children.get(current, [])
-    return total if found else None
 
 
 def _anvil_peak_rss_kib(devnet: Devnet) -> int | None:
