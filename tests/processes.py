@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -152,13 +152,18 @@ class AgentProcesses:
         return self._log(group).read_text(errors="replace")[-3000:]
 
     def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.kill()
-                process.wait(30)
-        for output in self.outputs:
-            output.close()
+        stop_processes(self.processes.values(), self.outputs)
 
     def _log(self, group: str) -> Path:
         return self.folder / f"{group}.{self.starts[group]}.log"
+
+
+def stop_processes(processes: Iterable[subprocess.Popen[bytes]], outputs: Iterable[IO[bytes]]) -> None:
+    """Kill every process still running (thawing a frozen one first) and close the files they printed to."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+            process.wait(30)
+    for output in outputs:
+        output.close()

@@ -33,7 +33,7 @@ from learnledger.store.api import StoreError
 from learnledger.store.kubo import KuboStore
 from tests.conftest import needs_anvil, tiny_experiment
 from tests.netns import Network, namespaces_unavailable
-from tests.processes import PATIENCE_S, DeployedExperiment, deploy_experiment, wait_for
+from tests.processes import PATIENCE_S, DeployedExperiment, deploy_experiment, stop_processes, wait_for
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow, needs_anvil]
 
@@ -108,13 +108,7 @@ class Hosts:
         self.processes[name].send_signal(signum)
 
     def close(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.kill()
-                process.wait(30)
-        for output in self._outputs:
-            output.close()
+        stop_processes(self.processes.values(), self._outputs)
 
 
 def acted_after(deployed: DeployedExperiment, group: str, round: int) -> bool:
