@@ -20,13 +20,10 @@ from typing import IO
 import pytest
 
 from learnledger.agents.experiment import Experiment
-from learnledger.agents.learner import initial_weights
-from learnledger.ledger.chain import connect
 from learnledger.ledger.client import ContractLedger
-from learnledger.ledger.deploy import deploy
 from learnledger.ledger.devnet import Devnet
 from learnledger.ledger.params import Deployment
-from learnledger.runs.embedded import experiment_params
+from learnledger.runs.launch import deploy_on_devnet
 from learnledger.store.api import WeightStore
 
 PATIENCE_S = 240.0
@@ -67,24 +64,14 @@ class DeployedExperiment:
 
 
 def deploy_experiment(folder: Path, experiment_file: Path, devnet: Devnet, store: WeightStore) -> DeployedExperiment:
-    """Deploy ``experiment_file`` on ``devnet`` with its spec and initial weights in ``store``.
-
-    The devnet's first accounts are the groups' keys, in roster order; its last one deploys and
-    observes, so no member is special after deployment.
-    """
+    """Deploy ``experiment_file`` on ``devnet`` (``deploy_on_devnet``), its record in ``folder``."""
     experiment = Experiment.load(experiment_file)
-    members = devnet.accounts[: len(experiment.groups)]
-    initial = initial_weights(experiment.spec)
-    params = experiment_params(experiment, [address for address, _ in members],
-                               store.put(experiment.spec.canonical_json()), initial, store.put(initial))
-    deployment = deploy(connect(devnet.rpc_url), devnet.accounts[-1][1], params, rpc_url=devnet.rpc_url)
     deployment_file = folder / "deployment.json"
-    deployment.save(deployment_file)
-    observer = ContractLedger(connect(devnet.rpc_url), deployment, devnet.accounts[-1][1])
+    deployed = deploy_on_devnet(experiment, devnet, store, deployment_file)
     return DeployedExperiment(
-        deployment, deployment_file, observer,
-        keys={group: key for group, (_, key) in zip(experiment.groups, members)},
-        address_of={group: address for group, (address, _) in zip(experiment.groups, members)},
+        deployed.deployment, deployment_file, deployed.observer,
+        keys={group: key for group, (_, key) in zip(experiment.groups, deployed.members)},
+        address_of={group: address for group, (address, _) in zip(experiment.groups, deployed.members)},
     )
 
 

@@ -321,13 +321,9 @@ def run_crowd(
     Raises:
         CrowdError: a worker died, or the workers or the rounds took longer than allowed.
     """
-    from learnledger.agents.learner import initial_weights
-    from learnledger.ledger.chain import connect
-    from learnledger.ledger.client import ContractLedger
-    from learnledger.ledger.deploy import deploy
     from learnledger.ledger.devnet import Devnet
     from learnledger.runs.crowd_tally import tally
-    from learnledger.runs.embedded import experiment_params
+    from learnledger.runs.launch import deploy_on_devnet
     from learnledger.store.local import LocalStore
     from learnledger.store.server import serve_in_thread
 
@@ -346,16 +342,10 @@ def run_crowd(
     processes: list[subprocess.Popen[bytes]] = []
     try:
         devnet.start()
-        members = devnet.accounts[: len(groups)]
-        key_of = {group: key for group, (_, key) in zip(groups, members)}
-        initial = initial_weights(experiment.spec)
-        params = experiment_params(experiment, [address for address, _ in members],
-                                   store.put(experiment.spec.canonical_json()), initial, store.put(initial))
         on_setup(f"deploying the contract for {len(groups)} members")
-        w3 = connect(devnet.rpc_url)
-        deployment = deploy(w3, devnet.accounts[-1][1], params, rpc_url=devnet.rpc_url)
-        deployment.save(out / "deployment.json")
-        observer = ContractLedger(w3, deployment, devnet.accounts[-1][1])
+        deployed = deploy_on_devnet(experiment, devnet, store, out / "deployment.json")
+        observer = deployed.observer
+        key_of = {group: key for group, (_, key) in zip(groups, deployed.members)}
 
         on_setup(f"starting {workers} worker process(es) for {len(groups)} agents "
                  f"({', '.join(str(len(chunk)) for chunk in layout)} each)")

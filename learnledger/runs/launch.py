@@ -16,10 +16,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from learnledger.agents.experiment import Experiment
 from learnledger.report.rounds import read_jsonl, round_to_json
 from learnledger.runs.outputs import RunFolder, summarize
+
+if TYPE_CHECKING:  # web3 is imported only once a devnet is used
+    from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.devnet import Devnet
+    from learnledger.ledger.params import Deployment
+    from learnledger.store.api import WeightStore
 
 AGENT_POLL_S = 0.2
 SHUTDOWN_GRACE_S = 10.0
@@ -36,6 +43,40 @@ class LaunchResult:
     out: Path
 
 
+@dataclass(frozen=True)
+class DevnetExperiment:
+    """An experiment deployed on a devnet: its record, an observer's handle, the members' accounts."""
+
+    deployment: Deployment
+    observer: ContractLedger
+    members: list[tuple[str, str]]
+    """(address, public devnet key) of each group, in the roster's order."""
+
+
+def deploy_on_devnet(experiment: Experiment, devnet: Devnet, store: WeightStore, record: Path) -> DevnetExperiment:
+    """Put the spec and initial weights in ``store``, deploy, and save the deployment to ``record``.
+
+    The devnet's first accounts are the groups', in roster order; its last one (it needs one more
+    than there are groups) deploys and observes, so no member is special after deployment.
+    """
+    from learnledger.agents.learner import initial_weights
+    from learnledger.ledger.chain import connect
+    from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.deploy import deploy
+    from learnledger.runs.embedded import experiment_params
+
+    count = len(experiment.learners)
+    members, deployer_key = devnet.accounts[:count], devnet.accounts[count][1]
+    spec_cid = store.put(experiment.spec.canonical_json())
+    initial = initial_weights(experiment.spec)
+    params = experiment_params(experiment, [address for address, _ in members], spec_cid,
+                               initial, store.put(initial))
+    w3 = connect(devnet.rpc_url)
+    deployment = deploy(w3, deployer_key, params, rpc_url=devnet.rpc_url)
+    deployment.save(record)
+    return DevnetExperiment(deployment, ContractLedger(w3, deployment, deployer_key), list(members))
+
+
 def launch_experiment(
     experiment: Experiment,
     out: Path,
@@ -44,12 +85,7 @@ def launch_experiment(
     on_setup: Callable[[str], None] = lambda line: None,
 ) -> LaunchResult:
     """Run ``experiment`` as separate agent processes on a fresh anvil devnet and store server."""
-    from learnledger.agents.learner import initial_weights
-    from learnledger.ledger.chain import connect
-    from learnledger.ledger.client import ContractLedger
-    from learnledger.ledger.deploy import deploy
     from learnledger.ledger.devnet import Devnet
-    from learnledger.runs.embedded import experiment_params
     from learnledger.store.local import LocalStore
 
     if experiment.path is None:
@@ -61,18 +97,9 @@ def launch_experiment(
     on_setup("starting anvil and the store server")
     store = LocalStore(folder.store_dir)
     with Devnet(accounts=count + 1) as devnet, _StoreServer(store) as ipfs_url:
-        spec_cid = store.put(experiment.spec.canonical_json())
-        initial = initial_weights(experiment.spec)
-        initial_cid = store.put(initial)
-        members = devnet.accounts[:count]
-        deployer_key = devnet.accounts[count][1]
         on_setup("deploying the contract")
-        params = experiment_params(experiment, [address for address, _ in members], spec_cid,
-                                   initial, initial_cid)
-        w3 = connect(devnet.rpc_url)
-        deployment = deploy(w3, deployer_key, params, rpc_url=devnet.rpc_url)
-        deployment.save(folder.path / "deployment.json")
-        observer = ContractLedger(w3, deployment, deployer_key)
+        deployed = deploy_on_devnet(experiment, devnet, store, folder.path / "deployment.json")
+        observer, members = deployed.observer, deployed.members
         groups = {address.lower(): spec.group for (address, _), spec in zip(members, experiment.learners)}
 
         on_setup(f"starting {count} agent processes")
