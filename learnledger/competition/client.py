@@ -19,7 +19,7 @@ from learnledger.ledger.api import LedgerError
 from learnledger.ledger.artifact import ContractArtifact, load_artifact
 from learnledger.ledger.chain import chain_clock
 from learnledger.ledger.compile import COMPETITION_ARTIFACT_PATH
-from learnledger.ledger.deploy import deploy_artifact
+from learnledger.ledger.deploy import deploy_artifact, where_deployed
 from learnledger.ledger.errors import RevertDecoder
 from learnledger.ledger.history import EventReader
 from learnledger.ledger.transact import Transactor
@@ -144,14 +144,7 @@ def deploy_competition(
     """Deploy a competition with ``params`` from ``key``'s account; a roster or window the contract
     refuses raises ContractRevert naming it (e.g. ``CompetitionDuplicate``) before anything is sent."""
     receipt = deploy_artifact(w3, key, competition_artifact(), params.constructor_args())
-    return CompetitionDeployment(
-        address=Web3.to_checksum_address(receipt["contractAddress"]),
-        chain_id=w3.eth.chain_id,
-        block=int(receipt["blockNumber"]),
-        rpc_url=rpc_url,
-        params=params,
-        tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
-    )
+    return CompetitionDeployment(**where_deployed(w3, receipt, rpc_url), params=params)
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,7 @@ def deploy(w3: Web3, key: str, params: ExperimentParams, rpc_url: str | None = N
     ``ExperimentMemberDuplicate(index, member)``) before anything is sent.
     """
     receipt = deploy_artifact(w3, key, load_artifact(), params.constructor_args())
-    return Deployment(
-        address=Web3.to_checksum_address(receipt["contractAddress"]),
-        chain_id=w3.eth.chain_id,
-        block=int(receipt["blockNumber"]),
-        rpc_url=rpc_url,
-        params=params,
-        tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
-    )
+    return Deployment(**where_deployed(w3, receipt, rpc_url), params=params)
 
 
 def deploy_artifact(w3: Web3, key: str, artifact: ContractArtifact, args: tuple[Any, ...]) -> dict[str, Any]:
@@ -40,3 +33,14 @@ def deploy_artifact(w3: Web3, key: str, artifact: ContractArtifact, args: tuple[
     (constructor,) = (entry for entry in artifact.abi if entry["type"] == "constructor")
     types = [param["type"] for param in constructor["inputs"]]
     return sender.send(None, artifact.bytecode + abi_encode(types, args).hex())
+
+
+def where_deployed(w3: Web3, receipt: dict[str, Any], rpc_url: str | None) -> dict[str, Any]:
+    """A deployment record's location fields, from its creation receipt: address, chain, block, tx."""
+    return {
+        "address": Web3.to_checksum_address(receipt["contractAddress"]),
+        "chain_id": w3.eth.chain_id,
+        "block": int(receipt["blockNumber"]),
+        "rpc_url": rpc_url,
+        "tx_hash": "0x" + bytes(receipt["transactionHash"]).hex(),
+    }
