@@ -108,6 +108,8 @@ def test_an_agent_killed_in_training_in_a_vote_in_flight_and_between_rounds_catc
         idle, other = deployed.voters_of(3)
         agents.signal(other, signal.SIGSTOP)  # round 3 cannot close while `other` owes its vote
         wait_for(lambda: deployed.has_voted(3, idle), f"{idle}'s vote in round 3")
+        # Its vote is on the chain before its own log says so: freeze it once both are done.
+        wait_for(lambda: 3 in rounds_logged(agents, idle), f"{idle} to log its part in round 3")
         agents.signal(idle, signal.SIGSTOP)
         assert observer.round_state(3) is RoundState.VOTING, "frozen after its vote, before round 4"
         agents.signal(other, signal.SIGCONT)
