@@ -122,7 +122,7 @@ def value_datasets(
 
 
 def _total_error(variances: Sequence[float], test_examples: Mapping[str, int] | None) -> float | None:
-    if not test_examples or any(v != v for v in variances):  # NaN: a voter's test-set size is unknown
+    if not test_examples or not variances or any(v != v for v in variances):  # NaN: a size unknown
         return None
     return sum(variances) ** 0.5
 
