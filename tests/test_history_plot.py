@@ -135,3 +135,15 @@ def test_test_scores_carry_binomial_error_bars_and_round_0_is_drawn() -> None:
     # Until round 1 is accepted the shared model is the initial weights; the step shows it after.
     shared = np.asarray(lines["shared model (mean)"].get_ydata(), dtype=float)
     np.testing.assert_allclose(shared, [0.6, 0.6, 0.6, 0.85])
+
+
+def test_a_runs_own_final_scores_make_the_headline_and_error_bars_stay_inside_the_panel() -> None:
+    from learnledger.report.stats import mean_error
+
+    final = {"cern": 0.9, "fnal": 0.92, "desy": 0.88}
+    figure = history_figure(ROUNDS, GROUPS, terms=TERMS, final_test_scores=final)
+    expected = mean_error(final, TERMS.test_examples)
+    assert figure.get_suptitle().startswith(f"mnist: final mean test accuracy 0.900 \u00b1 {expected:.3f}")
+    test = _axes(figure, "test")
+    low, high = test.get_ylim()
+    assert high >= 0.85 + binomial_error(0.85, 333) and low <= 0.1  # the top bar and round 0 are inside

@@ -124,7 +124,7 @@ def audit_command(
     wants_page = html_out is not None or out is not None
     if (plot is not None or wants_page) and report.rows:
         target = plot if plot is not None else (out or html_out.parent) / ".history.png.partial"  # type: ignore[union-attr]
-        draw_history(report.rows, report.groups, target, title, terms)
+        draw_history(report.rows, report.groups, target, title, terms, gathered.final_test_scores or None)
         history_png = target.read_bytes()
         if plot is None:
             target.unlink()

@@ -44,7 +44,7 @@ REJECTED_SHADE = "#d64541"
 
 def plot_history(
     rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], out: Path, title: str = "",
-    terms: ExperimentTerms | None = None,
+    terms: ExperimentTerms | None = None, final_test_scores: Mapping[str, float] | None = None,
 ) -> None:
     """Draw the history of ``rounds`` for ``groups`` (roster order) into the PNG file ``out``.
 
@@ -56,8 +56,10 @@ def plot_history(
         title: the figure's title (e.g. the experiment's name).
         terms: the experiment's terms: the metric, the model and data (a subtitle), the test-set
             sizes (error bars and the headline's error) and the round-0 scores. Default: unknown.
+        final_test_scores: every group's test score of the final model, where it was measured (a
+            run measures it); the headline then uses them instead of the last accepted round's votes.
     """
-    figure = history_figure(rounds, groups, title, terms)
+    figure = history_figure(rounds, groups, title, terms, final_test_scores)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
@@ -66,7 +68,8 @@ def plot_history(
 
 
 def history_figure(rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], title: str = "",
-                   terms: ExperimentTerms | None = None) -> Figure:
+                   terms: ExperimentTerms | None = None,
+                   final_test_scores: Mapping[str, float] | None = None) -> Figure:
     """The figure ``plot_history`` saves: axes ``test``, ``vote`` and ``grid`` (in that order)."""
     terms = terms or ExperimentTerms()
     history = _History.of(rounds, groups)
@@ -79,7 +82,7 @@ def history_figure(rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], t
         gridspec_kw={"height_ratios": [3, 3, 0.5 + 0.28 * (len(history.groups) + 1)]},
     )
     figure.suptitle(_heading(title or terms.name or "collaborative learning history", rounds, terms,
-                             wrap=int(width * 10)), fontsize=11)
+                             final_test_scores, wrap=int(width * 10)), fontsize=11)
     if not history.numbers:
         for axes in (test_axes, vote_axes, grid_axes):
             axes.text(0.5, 0.5, "no finalized rounds yet", ha="center", va="center",
@@ -152,10 +155,11 @@ def _column_means(table: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def _heading(title: str, rounds: Sequence[Mapping[str, Any]], terms: ExperimentTerms, wrap: int) -> str:
+def _heading(title: str, rounds: Sequence[Mapping[str, Any]], terms: ExperimentTerms,
+             final_test_scores: Mapping[str, float] | None, wrap: int) -> str:
     """The title with the headline result, then the terms wrapped to ``wrap`` characters."""
     lines = [title]
-    headline = final_result(rounds, terms)
+    headline = final_result(rounds, terms, final_test_scores)
     if headline is not None:
         lines[0] += f": {headline.text(terms)}"
     if terms.subtitle():
@@ -171,12 +175,14 @@ def _draw_scores(axes: Any, history: _History, key: str, terms: ExperimentTerms,
     for column, outcome in enumerate(history.outcomes):
         if outcome == "rejected":
             axes.axvspan(x[column] - 0.5, x[column] + 0.5, color=REJECTED_SHADE, alpha=0.07, lw=0)
+    spans = [table]
     for index, group in enumerate(history.groups):
         if np.isnan(table[index]).all():
             continue
         size = terms.test_examples.get(group)
         if errors and size:
-            bars = [binomial_error(p, size) if np.isfinite(p) else np.nan for p in table[index]]
+            bars = np.array([binomial_error(p, size) if np.isfinite(p) else np.nan for p in table[index]])
+            spans += [table[index] - bars, table[index] + bars]
             axes.errorbar(x, table[index], yerr=bars, marker="o", markersize=3.5, lw=1.0, alpha=0.75,
                           elinewidth=0.8, capsize=2, color=colours[index], label=group)
         else:
@@ -201,7 +207,8 @@ def _draw_scores(axes: Any, history: _History, key: str, terms: ExperimentTerms,
     axes.set_axisbelow(True)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
-    finite = table[np.isfinite(table)]
+    finite = np.concatenate([np.ravel(span) for span in spans])
+    finite = finite[np.isfinite(finite)]
     if np.isfinite(baseline):
         finite = np.append(finite, baseline)
     if finite.size:

@@ -115,7 +115,7 @@ def run_experiment(
         {learner.group: learner.score(initial).test for learner in learners})
     summary.update(terms_summary(terms, final_scores))
     folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    folder.draw_history(rows, [spec.group for spec in experiment.learners], experiment.name, terms)
+    folder.draw_history(rows, [spec.group for spec in experiment.learners], experiment.name, terms, final_scores)
     return RunResult(summary=summary, rounds=rows, out=folder.path)
 
 

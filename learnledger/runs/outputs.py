@@ -61,10 +61,12 @@ class RunFolder:
         return lambda entry: append_line(target, entry.as_dict())
 
     def draw_history(self, rows: Sequence[Mapping[str, object]], groups: Sequence[str], title: str,
-                     terms: ExperimentTerms | None = None) -> None:
+                     terms: ExperimentTerms | None = None,
+                     final_test_scores: Mapping[str, float] | None = None) -> None:
         from learnledger.report.history_plot import plot_history
 
-        plot_history(rows, groups, self.path / "history.png", title=title, terms=terms)
+        plot_history(rows, groups, self.path / "history.png", title=title, terms=terms,
+                     final_test_scores=final_test_scores)
 
     def _atomic(self, name: str, data: bytes) -> None:
         target = self.path / name
