@@ -7,6 +7,7 @@ round on the chain, and the new round must appear on the same page, without a re
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,6 +160,16 @@ def test_ctrl_c_stops_it_even_when_the_watch_inherited_sigint_ignored(on_devnet)
     try:
         url = watch.url()
         port = int(url.rstrip("/").rsplit(":", 1)[1])
+        # The snapshot the page draws, straight from the server (no browser needed for this part).
+        state = json.loads(urllib.request.urlopen(url + "state.json", timeout=30).read())
+        final = [r for r in state["rounds"] if r["outcome"] in ("accepted", "rejected", "skipped")]
+        assert [r["round"] for r in final] == [r["round"] for r in run.rows]
+        # No --experiment: no name, but the metric from the model spec in the store beside the record.
+        assert state["title"] == f"experiment {run.deployment.address}" and state["labels"]["test"] == "test accuracy"
+        assert state["checks"] == "all checks hold" and state["version"] >= 1
+        assert b"<script" in urllib.request.urlopen(url, timeout=30).read()
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url + "nothing-here", timeout=30)
         assert watch.stop(signal.SIGINT) == 0, "".join(watch.output)
         assert "stopped on SIGINT" in "".join(watch.output)
         with pytest.raises(OSError):  # nothing listens there any more

@@ -87,7 +87,8 @@ class LiveExperiment:
     """Polls one experiment and keeps its latest snapshot.
 
     Args:
-        w3: a connection to the chain; address: the contract; deployment: its record, if any.
+        w3: a connection to the chain; address: the contract; deployment: its record, if any
+            (``deployment_path``: where it was read, so that a run folder's summary.json is found).
         store: the weights' store (the model spec, and round 0 with ``experiment``), if any.
         experiment: the experiment file (name, data, test-set sizes), if given.
         interval: seconds between looks at the head block. Default 1.
@@ -101,11 +102,12 @@ class LiveExperiment:
     experiment: Path | None = None
     interval: float = 1.0
     on_step: Callable[[str], None] = lambda line: None
-    state: dict[str, Any] = field(default_factory=lambda: {"version": 0, "rounds": [], "error": "reading the chain"})
-    _gathered: ReportTerms | None = None
-    _head: int | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    state: dict[str, Any] = field(init=False, default_factory=lambda: {"version": 0, "rounds": [],
+                                                                       "error": "reading the chain"})
+    _gathered: ReportTerms | None = field(init=False, default=None)
+    _head: int | None = field(init=False, default=None)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _stop: threading.Event = field(init=False, default_factory=threading.Event)
 
     def current(self) -> dict[str, Any]:
         with self._lock:

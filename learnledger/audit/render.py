@@ -91,15 +91,21 @@ def _gain(value: float | None, error: float | None = None) -> str:
     return f"{value:+.4f}" if error is None else f"{value:+.4f} \u00b1 {error:.4f}"
 
 
+def _total_gain(value: GroupValue) -> str:
+    """The total gain with its error; a group with no gain measured shows a bare +0.0000."""
+    return _gain(value.total_gain, value.total_gain_error if value.mean_gain is not None else None)
+
+
 def valuation_table(values: Sequence[GroupValue]) -> Table:
-    table = Table(title="dataset valuation (ranked by total test-score gain; '=' marks groups the noise "
-                        "cannot tell apart)")
-    for name in ("rank", "group", "proposals", "accepted", "rate", "mean gain", "total gain"):
+    table = Table(title="dataset valuation (rank: 1 + groups whose total test-score gain is higher by more "
+                        "than 2 errors; '=' marks groups the noise cannot tell apart)")
+    for name in ("rank", "group", "proposals", "accepted", "rate", "mean gain", "total gain", "not distinguishable from"):
         table.add_column(name, justify="left" if name == "group" else "right")
     for v in values:
         table.add_row(_rank(v), v.group, str(v.proposals), str(v.accepted),
                       "-" if v.acceptance_rate is None else f"{v.acceptance_rate:.0%}",
-                      _gain(v.mean_gain), _gain(v.total_gain, v.total_gain_error))
+                      _gain(v.mean_gain), _total_gain(v),
+                      ", ".join(v.indistinguishable) or "-")
     return table
 
 
@@ -265,24 +271,22 @@ def _headline_html(rows: Sequence[Mapping[str, Any]], terms: ExperimentTerms,
 def _valuation_html(values: Sequence[GroupValue], terms: ExperimentTerms) -> str:
     e = html.escape
     parts = ["<h2>Dataset valuation</h2>"]
-    tied = {}
-    for v in values:
-        if v.tied:
-            tied.setdefault(v.rank, []).append(v.group)
     if any(v.total_gain_error is None for v in values) and values:
         parts.append("<p class=note>The gains' errors are unknown here (the test-set sizes come with "
                      "--experiment or a run's summary.json), so the ranks below may order groups within the "
                      "noise.</p>")
-    for rank, names in tied.items():
-        parts.append(f"<p class=tie>Not distinguishable (total gains within 2 standard errors, shared rank "
-                     f"{rank}): {e(', '.join(names))}.</p>")
+    elif any(v.tied for v in values):
+        parts.append("<p class=tie>A rank counts only the groups whose total gain is higher by more than 2 "
+                     "standard errors; '=' marks a group the noise cannot tell apart from those listed as "
+                     "not distinguishable.</p>")
     parts.append("<table id=valuation><tr><th>rank</th><th>group</th><th>proposals</th><th>accepted</th>"
-                 "<th>rate</th><th>mean gain</th><th>total gain</th></tr>")
+                 "<th>rate</th><th>mean gain</th><th>total gain</th><th>not distinguishable from</th></tr>")
     for v in values:
         rate = "-" if v.acceptance_rate is None else f"{v.acceptance_rate:.0%}"
         parts.append(f"<tr><td>{_rank(v)}</td><td class=l>{e(v.group)}</td><td>{v.proposals}</td>"
                      f"<td>{v.accepted}</td><td>{rate}</td><td>{_gain(v.mean_gain)}</td>"
-                     f"<td>{_gain(v.total_gain, v.total_gain_error)}</td></tr>")
+                     f"<td>{_total_gain(v)}</td>"
+                     f"<td class=l>{e(', '.join(v.indistinguishable) or '-')}</td></tr>")
     parts.append("</table>")
     return "".join(parts)
 

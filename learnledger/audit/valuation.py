@@ -8,9 +8,10 @@ being the previous accepted proposal; the first accepted proposal has no on-chai
 initial weights are never scored on-chain), so it counts as accepted but brings no gain figure.
 
 A gain is a difference of two accuracies measured on a few hundred examples, so it has a
-statistical error (``learnledger.report.stats``). Given the test-set sizes, groups whose total
-gains lie within ``NOISE_SIGMAS`` combined errors of each other share a rank: the data cannot tell
-them apart, and the page says "not distinguishable" instead of ordering them.
+statistical error (``learnledger.report.stats``). Given the test-set sizes, a group's rank is one
+plus the number of groups whose total gain is higher by more than ``NOISE_SIGMAS`` combined errors:
+groups the data cannot tell apart share a rank, and each lists the groups it is not distinguishable
+from, instead of being ordered within the noise.
 """
 
 from __future__ import annotations
@@ -40,15 +41,17 @@ class GroupValue:
     total_gain: float
     rank: int = 0
     total_gain_error: float | None = None
-    """Standard error of total_gain (None: the test-set sizes are unknown)."""
+    """Standard error of total_gain (None: the test-set sizes are unknown; 0 with no gain measured)."""
     tied: bool = False
-    """Its rank is shared with another group whose total gain is within the noise."""
+    """Some other group's total gain is within the noise of its own."""
+    indistinguishable: tuple[str, ...] = ()
+    """The groups whose total gains are within the noise of its own."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"group": self.group, "proposals": self.proposals, "accepted": self.accepted,
                 "acceptance_rate": self.acceptance_rate, "mean_gain": self.mean_gain,
                 "total_gain": self.total_gain, "total_gain_error": self.total_gain_error,
-                "rank": self.rank, "tied": self.tied}
+                "rank": self.rank, "tied": self.tied, "indistinguishable": list(self.indistinguishable)}
 
     def distinguishable_from(self, other: GroupValue) -> bool:
         """Whether the total gains differ by more than the noise (always, when errors are unknown)."""
@@ -122,19 +125,18 @@ def value_datasets(
 
 
 def _total_error(variances: Sequence[float], test_examples: Mapping[str, int] | None) -> float | None:
-    if not test_examples or not variances or any(v != v for v in variances):  # NaN: a size unknown
+    if not test_examples or any(v != v for v in variances):  # NaN: a voter's test-set size unknown
         return None
     return sum(variances) ** 0.5
 
 
 def _ranked(values: Sequence[GroupValue]) -> list[GroupValue]:
-    """Ranks in order, a group sharing the rank of the group heading its block while within its noise."""
-    ranked: list[GroupValue] = []
-    for position, value in enumerate(values, start=1):
-        head = next((r for r in ranked if r.rank == ranked[-1].rank), None) if ranked else None
-        if head is not None and value.total_gain_error is not None and not value.distinguishable_from(head):
-            ranked.append(replace(value, rank=head.rank, tied=True))
-            ranked = [replace(r, tied=True) if r.rank == head.rank else r for r in ranked]
-        else:
-            ranked.append(replace(value, rank=position))
+    """Ranks: by position while errors are unknown; else 1 + the groups clearly above (see the module)."""
+    if any(v.total_gain_error is None for v in values):
+        return [replace(v, rank=position) for position, v in enumerate(values, start=1)]
+    ranked = []
+    for value in values:
+        above = [o for o in values if o.total_gain > value.total_gain and o.distinguishable_from(value)]
+        alike = tuple(o.group for o in values if o is not value and not o.distinguishable_from(value))
+        ranked.append(replace(value, rank=1 + len(above), tied=bool(alike), indistinguishable=alike))
     return ranked
