@@ -147,3 +147,14 @@ def test_a_runs_own_final_scores_make_the_headline_and_error_bars_stay_inside_th
     test = _axes(figure, "test")
     low, high = test.get_ylim()
     assert high >= 0.85 + binomial_error(0.85, 333) and low <= 0.1  # the top bar and round 0 are inside
+
+
+def test_a_round_0_far_below_the_scores_is_said_not_drawn() -> None:
+    rounds = [{"round": 1, "proposer": "cern", "outcome": "accepted",
+               "votes": {"fnal": {"approve": True, "vote_score": 0.95, "test_score": 0.94}}},
+              {"round": 2, "proposer": "fnal", "outcome": "accepted",
+               "votes": {"cern": {"approve": True, "vote_score": 0.96, "test_score": 0.95}}}]
+    test = _axes(history_figure(rounds, GROUPS, terms=TERMS), "test")
+    assert test.get_ylim()[0] > 0.8  # the scores keep the panel's height
+    assert any("initial weights, round 0 (mean): 0.100, below this axis" == t.get_text() for t in test.texts)
+    assert "initial weights, round 0 (mean)" not in {line.get_label() for line in test.get_lines()}

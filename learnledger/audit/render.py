@@ -185,8 +185,9 @@ DEFINITIONS = (
              "proposals' gains; the first accepted proposal has no on-chain baseline and no gain."),
     ("\u00b1 (error)", "the binomial standard error sqrt(p(1-p)/n) of an accuracy measured on n test examples; a "
                         "mean over groups adds their errors in quadrature. A gain's error treats the two "
-                        "scores as independent (cautious). Groups whose total gains differ by less than "
-                        "2 errors are not distinguishable and share a rank (marked '=')."),
+                        "scores as independent (cautious). A group's rank counts only the groups whose "
+                        "total gain is higher by more than 2 errors; '=' marks a group the noise cannot tell "
+                        "apart from another."),
     ("round time", "from the round's opening to its finalization, on the chain's clock (block timestamps)."),
 )
 """What every name on the page means; shown under the figures."""

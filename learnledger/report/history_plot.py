@@ -191,7 +191,6 @@ def _draw_scores(axes: Any, history: _History, key: str, terms: ExperimentTerms,
     baseline = np.nan
     if key == "test_score" and terms.baseline_test_scores:
         baseline = float(np.mean(list(terms.baseline_test_scores.values())))
-        axes.axhline(baseline, color="#7a7a7a", lw=1.2, ls=":", label="initial weights, round 0 (mean)")
     if len(x):
         axes.plot(x, _column_means(table), color="black", lw=2.0, ls="--", marker="D",
                   markersize=3.5, label="mean of voters")
@@ -209,14 +208,27 @@ def _draw_scores(axes: Any, history: _History, key: str, terms: ExperimentTerms,
         axes.spines[side].set_visible(False)
     finite = np.concatenate([np.ravel(span) for span in spans])
     finite = finite[np.isfinite(finite)]
-    if np.isfinite(baseline):
-        finite = np.append(finite, baseline)
     if finite.size:
         low, high = float(finite.min()), float(finite.max())
+        if np.isfinite(baseline) and not _far_below(baseline, low, high):
+            low, high = min(low, baseline), max(high, baseline)
         pad = max(0.02, 0.06 * (high - low))
         axes.set_ylim(low - pad, high + pad)
+    if np.isfinite(baseline):
+        name = "initial weights, round 0 (mean)"
+        if finite.size and _far_below(baseline, float(finite.min()), float(finite.max())):
+            # Far below the rounds' scores: drawing it would squash them; say it in words instead.
+            axes.text(0.01, 0.03, f"{name}: {baseline:.3f}, below this axis", transform=axes.transAxes,
+                      fontsize=8.5, color="#555555", va="bottom")
+        else:
+            axes.axhline(baseline, color="#7a7a7a", lw=1.2, ls=":", label=name)
     if history.groups and len(x):
         axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8.5)
+
+
+def _far_below(baseline: float, low: float, high: float) -> bool:
+    """Whether a round-0 line this far under the scores would take most of the panel's height."""
+    return baseline < low - max(high - low, 0.05)
 
 
 def _draw_grid(axes: Any, history: _History) -> None:
