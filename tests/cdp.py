@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -36,6 +37,8 @@ class Browser:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         port = self._devtools_port()
+        # Keep reading chromium's log, or a full pipe would stall it.
+        threading.Thread(target=lambda: [None for _ in self.process.stderr or ()], daemon=True).start()
         deadline = time.monotonic() + 60
         while True:
             targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())

@@ -136,17 +136,24 @@ class LiveExperiment:
         return True
 
     def run(self) -> None:
-        """Poll until ``stop``; a chain that stops answering is shown on the page, not fatal."""
+        """Poll until ``stop``; a chain that stops answering is shown on the page, not fatal.
+
+        A long history takes seconds to re-read: the pause after a re-read is at least twice what
+        it took, so that a busy chain does not keep the machine re-reading without rest.
+        """
         while not self._stop.is_set():
+            started = time.monotonic()
+            pause = self.interval
             try:
-                self.refresh()
+                if self.refresh():
+                    pause = max(self.interval, 2 * (time.monotonic() - started))
             except Exception as error:  # shown on the page; the next look may succeed
                 reason = "the chain does not answer" if isinstance(error, ChainUnreachable) else "cannot read the chain"
                 with self._lock:
                     self.state = {**self.state, "version": int(self.state["version"]) + 1,
                                   "error": f"{reason}: {error}"}
                 self._head = None
-            self._stop.wait(self.interval)
+            self._stop.wait(pause)
 
     def stop(self) -> None:
         self._stop.set()
