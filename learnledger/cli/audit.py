@@ -47,9 +47,18 @@ def audit_command(
                                            "(default: the latest). Events after it are not read, so the "
                                            "audit fails if the experiment went on."),
     rows_shown: int = typer.Option(40, "--rows", help="Rounds the table shows (the last ones; 0 = all)."),
+    experiment: Optional[Path] = typer.Option(
+        None, "--experiment", help="The experiment file the contract was deployed from: the report then "
+        "names the experiment, its model and data, gives the scores' statistical errors (test-set sizes) "
+        "and, with the store, the initial weights' scores (round 0)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Write the experiment's outputs here, as `learnledger run` does: rounds.jsonl, "
+        "history.png, summary.json, plus report.html."),
 ) -> None:
     """Rebuild every round from the chain's events and check it against the contract and the rules."""
     from learnledger.audit.evaluate import EvaluationError, evaluate_final_model
+    from learnledger.audit.outputs import write_outputs
+    from learnledger.audit.terms import gather_terms
     from learnledger.audit.fetch import ChainUnreachable
     from learnledger.audit.render import (
         draw_history,
@@ -63,6 +72,11 @@ def audit_command(
     from learnledger.report.rounds import write_jsonl
     from learnledger.store.api import StoreUnreachable
 
+    if out is not None and out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; name a folder for the outputs", UNREACHABLE)
+    if experiment is not None and not experiment.is_file():
+        fail(f"--experiment {experiment}: no such experiment file; pass the .toml the contract was deployed from",
+             UNREACHABLE)
     record, w3, contract = _connect(deployment, rpc, address)
     store = _store(ipfs, store_dir, deployment) if (verify or evaluate or ipfs or store_dir) else None
     if evaluate is not None and store is None:
@@ -77,8 +91,18 @@ def audit_command(
     except StoreUnreachable as error:
         fail(f"the store could not be reached: {error}", UNREACHABLE)
 
-    console.print(rounds_table(report, rows_shown))
-    values = value_datasets(report.rows, report.groups)
+    try:
+        gathered = gather_terms(report, deployment, store, experiment,
+                                on_step=lambda line: console.print(f"[dim]{escape(line)}[/]"))
+    except EvaluationError as error:
+        fail(str(error), UNREACHABLE)
+    except StoreUnreachable as error:
+        fail(f"the store could not be reached: {error}", UNREACHABLE)
+    terms = gathered.terms
+
+    console.print(rounds_table(report, rows_shown, terms))
+    values = value_datasets(report.rows, report.groups, higher_is_better=terms.metric != "loss",
+                            test_examples=terms.test_examples if terms.has_errors else None)
     if values:
         console.print(valuation_table(values))
     evaluation = None
@@ -95,24 +119,34 @@ def audit_command(
     if json_out is not None:
         write_jsonl(json_out, report.rows)
         console.print(f"wrote {len(report.rows)} rounds to {json_out}")
-    title = f"experiment {report.address[:10]}…, {len(report.rows)} rounds (from the chain)"
+    title = terms.name or f"experiment {report.address[:10]}…"
     history_png: bytes | None = None
-    if (plot is not None or html_out is not None) and report.rows:
-        target = plot if plot is not None else html_out.with_suffix(".history.png")  # type: ignore[union-attr]
-        draw_history(report.rows, report.groups, target, title)
+    wants_page = html_out is not None or out is not None
+    if (plot is not None or wants_page) and report.rows:
+        target = plot if plot is not None else (out or html_out.parent) / ".history.png.partial"  # type: ignore[union-attr]
+        draw_history(report.rows, report.groups, target, title, terms, gathered.final_test_scores or None)
         history_png = target.read_bytes()
         if plot is None:
             target.unlink()
         else:
             console.print(f"drew the history to {plot}")
-    if html_out is not None:
+    if wants_page:
         images = {}
         if history_png is not None:
-            images["Vote and test scores per learner, and the vote grid (Figure 2)"] = history_png
+            images["Figure 2: each voter's test and vote scores of every round's proposal, their mean, the "
+                   "shared model's mean, and the vote grid"] = history_png
         if values:
-            images["Proposals per group"] = valuation_png(values)
-        html_out.write_text(html_report(report, values, images, evaluation), encoding="utf-8")
-        console.print(f"wrote the report to {html_out}")
+            images["Proposals per group: accepted and not accepted"] = valuation_png(values)
+        page = html_report(report, values, images, evaluation, terms, gathered.final_test_scores or None)
+        if html_out is not None:
+            html_out.write_text(page, encoding="utf-8")
+            console.print(f"wrote the report to {html_out}")
+        if out is not None:
+            try:
+                written = write_outputs(report, gathered, out, page, history_png)
+            except NotADirectoryError as error:
+                fail(str(error), UNREACHABLE)
+            console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
 
     checked = "" if report.verified_files is None else f", {report.verified_files} stored files verified"
     if report.ok:
