@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GETH_VERSION=v1.13.15   # the last geth that can seal Clique (v1.14 removed it)
-KUBO_VERSION=v0.43.1
+KUBO_VERSION=v0.43.0    # v0.43.1 replaces go-libp2p with a fork the module proxy does not serve
 BIN="$PWD/.engines/bin"
 
 if ! command -v go >/dev/null 2>&1; then
@@ -37,7 +37,11 @@ if have ipfs "${KUBO_VERSION#v}"; then
 else
     echo "engines: building kubo ${KUBO_VERSION} (a few minutes the first time)"
     start=$SECONDS
-    GOBIN="$BIN" GOFLAGS=-mod=mod go install "github.com/ipfs/kubo/cmd/ipfs@${KUBO_VERSION}"
+    # kubo's go.mod has exclude (and, in v0.43.1, replace) directives, which `go install
+    # pkg@version` refuses; so fetch the module's source through the proxy and build inside it,
+    # where its go.mod applies.
+    source=$(go mod download -json "github.com/ipfs/kubo@${KUBO_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    (cd "$source" && GOFLAGS= go build -trimpath -o "$BIN/ipfs" ./cmd/ipfs)
     echo "engines: kubo built in $((SECONDS - start)) s"
 fi
 "$BIN/geth" version | sed -n 's/^Version: /engines: geth /p'
