@@ -152,7 +152,7 @@ def test_cli_up_prints_the_rpc_and_peer_and_down_stops_it(tmp_path):
     made = subprocess.run([*cli, "key", str(key)], capture_output=True, text=True, timeout=60)
     assert made.returncode == 0 and key.stat().st_mode & 0o777 == 0o600
     again = subprocess.run([*cli, "key", str(key)], capture_output=True, text=True, timeout=60)
-    assert again.returncode == 1 and "is not overwritten" in again.stderr
+    assert again.returncode == 1 and "is not overwritten" in said(again)
     up = subprocess.run([*cli, "up", "--repo", str(repo), "--api-port", "0", "--swarm-port", "0",
                          "--swarm-key", str(key)], capture_output=True, text=True, timeout=180)
     try:
@@ -164,19 +164,24 @@ def test_cli_up_prints_the_rpc_and_peer_and_down_stops_it(tmp_path):
         assert (repo / "swarm.key").read_text() == key.read_text()
         twice = subprocess.run([*cli, "up", "--repo", str(repo), "--api-port", "0", "--swarm-port", "0"],
                                capture_output=True, text=True, timeout=180)
-        assert twice.returncode == 1 and "in use by another kubo daemon" in twice.stderr
+        assert twice.returncode == 1 and "in use by another kubo daemon" in said(twice)
     finally:
         down = subprocess.run([*cli, "down", "--repo", str(repo)], capture_output=True, text=True,
                               timeout=120)
     assert down.returncode == 0, down.stderr
     assert KuboNode(repo).running_daemon_url() is None
     gone = subprocess.run([*cli, "down", "--repo", str(repo)], capture_output=True, text=True, timeout=60)
-    assert gone.returncode == 2 and "no kubo daemon is running" in gone.stderr
+    assert gone.returncode == 2 and "no kubo daemon is running" in said(gone)
     bad_key = tmp_path / "bad.key"
     bad_key.write_text("not a key\n")
     refused = subprocess.run([*cli, "up", "--repo", str(repo), "--swarm-key", str(bad_key)],
                              capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 2 and "is not a swarm key" in refused.stderr
+    assert refused.returncode == 2 and "is not a swarm key" in said(refused)
+
+
+def said(done: subprocess.CompletedProcess[str]) -> str:
+    """What a command printed on stderr, with the console's line wrapping undone."""
+    return " ".join(done.stderr.split())
 
 
 def _add_plain(url: str, data: bytes, query: dict[str, object]) -> dict[str, str]:
