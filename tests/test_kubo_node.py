@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from learnledger.store.api import ContentNotFound, StoreUnreachable
+from learnledger.store.api import ContentNotFound, StoreError, StoreUnreachable
 from learnledger.store.cid import CHUNK_SIZE, MAX_LINKS, compute_cid, dag_size
 from learnledger.store.kubo import KuboStore
 from learnledger.store.kubo_node import KuboNode, KuboNodeError, denied_networks, new_swarm_key
@@ -177,6 +177,28 @@ def test_cli_up_prints_the_rpc_and_peer_and_down_stops_it(tmp_path):
     refused = subprocess.run([*cli, "up", "--repo", str(repo), "--swarm-key", str(bad_key)],
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "is not a swarm key" in said(refused)
+
+
+def test_a_full_disk_is_a_clear_error_and_loses_no_pin(tmp_path):
+    """The node's repo on a 40 MB tmpfs: a 60 MB add fails, saying so; what was pinned stays."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(disk)],
+                             capture_output=True, text=True, timeout=30)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here to fill (needs root with CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+    try:
+        node = KuboNode(disk / "repo")
+        with node:
+            store = node.store(timeout=60, retries=0)
+            kept = store.put(b"an accepted model")
+            with pytest.raises(StoreError, match="its disk is full .*no space left on device.*Nothing it pinned is lost"):
+                store.put(pseudo_random(60_000_000, 3))
+            assert store.get(kept) == b"an accepted model" and kept in store.pins()
+        with node:  # and after a restart
+            assert kept in node.store().pins()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], timeout=30)
 
 
 def said(done: subprocess.CompletedProcess[str]) -> str:

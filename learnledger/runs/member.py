@@ -77,7 +77,11 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
     store = open_store(config.ipfs_url, config.store_dir)
     spec = _fetch_spec(store, params.spec_cid, params.spec_digest)
     if config.pins is not None:
-        store.pin(params.spec_cid)
+        try:
+            store.pin(params.spec_cid)
+        except StoreError as error:
+            raise MemberSetupError(f"cannot pin the model spec {params.spec_cid} on this lab's node: "
+                                   f"{error}") from None
     data = _load_data(config, params.group_names, index)
 
     from learnledger.agents.learner import Learner

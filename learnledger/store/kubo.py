@@ -286,6 +286,11 @@ def _refusal(endpoint: str, status: int, message: str | None, body: bytes, what:
         return StoreError(
             f"{url} has no Kubo RPC endpoint /api/v0/{endpoint} (HTTP {status}): is it an IPFS "
             "node's RPC port (5001), not a gateway (8080)?")
+    if "no space left on device" in told.lower():
+        return StoreError(
+            f"the IPFS node at {url} refused {endpoint}: its disk is full ({told}). Nothing it pinned "
+            "is lost; free space on its repo's disk (or run 'ipfs repo gc' there to drop unpinned "
+            "blocks, such as those of this failed add) and try again")
     return StoreError(f"the IPFS node at {url} refused {endpoint}: {told}")
 
 
