@@ -179,15 +179,18 @@ def test_a_lab_that_leaves_takes_no_accepted_model_with_it(tmp_path: Path) -> No
             assert accepted | {params.spec_cid, params.initial_cid} <= labs.pins(group), group
 
         # audit --verify through each lab's node verifies every accepted model.
+        codes = {}
         for group in GROUPS:
             audited = labs.run(group, [*CLI, "audit", "--deployment", str(deployed.deployment_file),
                                        "--verify", "--ipfs", labs.url(group)], timeout=600)
             rejected = [r for r in history if r.state is RoundState.REJECTED]
             assert audited.returncode == 0 or rejected, audited.stdout + audited.stderr
+            codes[group] = audited.returncode
             for record in history:
                 if record.state is RoundState.ACCEPTED:
                     assert f"{record.proposal.cid}: not in the store" not in audited.stdout
-        print(f"{len(history)} rounds, {len(accepted)} accepted; audit --verify passed through each lab's node")
+        print(f"{len(history)} rounds ({', '.join(r.state.name.lower() for r in history)}); "
+              f"audit --verify exit status through each lab's node: {codes}")
 
         # A node without the swarm key can neither join nor fetch.
         outsider = KuboNode(tmp_path / "ipfs-outsider", host=hub, api_port=SETUP_API_PORT + 1,
