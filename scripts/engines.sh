@@ -41,7 +41,10 @@ else
     # pkg@version` refuses; so fetch the module's source through the proxy and build inside it,
     # where its go.mod applies.
     source=$(go mod download -json "github.com/ipfs/kubo@${KUBO_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    (cd "$source" && GOFLAGS= go build -trimpath -o "$BIN/ipfs" ./cmd/ipfs)
+    # Built with no telemetry endpoint (kubo's documented switch), so no node can report home.
+    (cd "$source" && GOFLAGS= go build -trimpath \
+        -ldflags "-X github.com/ipfs/kubo/plugin/plugins/telemetry.defaultEndpoint=" \
+        -o "$BIN/ipfs" ./cmd/ipfs)
     echo "engines: kubo built in $((SECONDS - start)) s"
 fi
 "$BIN/geth" version | sed -n 's/^Version: /engines: geth /p'

@@ -6,10 +6,8 @@ has). Each daemon is stopped at the end of its test; the whole file skips, sayin
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -65,6 +63,9 @@ def test_the_configuration_is_private(node):
     for kind in ("API", "Gateway", "Swarm"):
         assert all(a.startswith("/ip4/127.0.0.1/tcp/") for a in config["Addresses"][kind]), config["Addresses"]
     assert "/ip6/::/ipcidr/0" in config["Swarm"]["AddrFilters"]
+    assert config["Plugins"]["Plugins"]["telemetry"]["Disabled"] is True
+    assert config["HTTPRetrieval"]["Enabled"] is False
+    assert "telemetry will be enabled" not in node.log.read_text().lower()  # kubo's notice when it would report
     assert node.peers() == []  # it dialled no one by itself
     assert node.rpc_url.startswith("http://127.0.0.1:")
     assert node.multiaddr.startswith("/ip4/127.0.0.1/tcp/") and f"/p2p/{node.peer_id}" in node.multiaddr

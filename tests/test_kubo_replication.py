@@ -15,7 +15,6 @@ model. A node without the swarm key can neither connect to a lab nor fetch anyth
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

@@ -5,7 +5,9 @@ consortium has not published must not leak to the public IPFS network, so the no
 from its first start:
 
 - no bootstrap peers, no MDNS, no DHT or other routing (``Routing.Type = none``), no AutoConf,
-  AutoNAT, AutoTLS, relays, hole punching or UPnP: it dials only the peers it is told to;
+  AutoNAT, AutoTLS, HTTP retrieval, relays, hole punching or UPnP: it dials only the peers it is
+  told to; the telemetry plugin (which would report usage over HTTPS) is disabled, in the config
+  and by ``IPFS_TELEMETRY=off``, and ``scripts/engines.sh`` builds kubo without its endpoint;
 - its swarm, RPC and gateway listen on one address (loopback, or a lab's own address in a network
   namespace) and ``Swarm.AddrFilters`` denies every other network, so even a peer that announces a
   public address is never dialled there;
@@ -31,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from learnledger.store.api import StoreError, StoreUnreachable
+from learnledger.store.api import StoreError
 from learnledger.store.kubo import KuboStore
 
 KUBO_VERSION = "0.43.0"
@@ -120,6 +122,7 @@ class KuboNode:
         self.command_prefix = list(command_prefix)
         self.process: subprocess.Popen[bytes] | None = None
         self._rpc_url: str | None = None
+        self._log_start = 0
 
     def __repr__(self) -> str:
         return f"KuboNode({str(self.repo)!r}, rpc={self._rpc_url!r})"
@@ -169,6 +172,11 @@ class KuboNode:
         config.setdefault("Provide", {})["Enabled"] = False
         config.setdefault("Ipns", {})["DelegatedPublishers"] = []
         config["DNS"] = {"Resolvers": {}}
+        config.setdefault("HTTPRetrieval", {})["Enabled"] = False
+        # kubo 0.43 reports usage over HTTPS after 15 minutes unless told not to: never.
+        plugins = config.setdefault("Plugins", {}).setdefault("Plugins", {}) or {}
+        config["Plugins"]["Plugins"] = plugins
+        plugins["telemetry"] = {"Disabled": True, "Config": {"Mode": "off"}}
         swarm = config.setdefault("Swarm", {})
         swarm["AddrFilters"] = denied_networks(self.peer_networks)
         swarm["DisableNatPortMap"] = True
@@ -205,6 +213,7 @@ class KuboNode:
         self.init()
         (self.repo / "api").unlink(missing_ok=True)
         output = self.log.open("ab")
+        self._log_start = output.tell()  # this start's words only, below
         self.process = subprocess.Popen(
             [*self.command_prefix, str(self.binary), "daemon", "--migrate=false"],
             stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env(),
@@ -215,7 +224,7 @@ class KuboNode:
             if self.process.poll() is not None:
                 said = self._last_words()
                 self.process = None
-                if "someone else has the lock" in said or "lock" in said.lower() and "repo" in said.lower():
+                if "lock" in said.lower():  # kubo: "someone else has the lock"
                     raise KuboNodeError(
                         f"the repo {self.repo} is locked by another kubo daemon: stop it first "
                         f"('learnledger ipfs down --repo {self.repo}') or use another --repo. kubo said: {said}")
@@ -318,7 +327,7 @@ class KuboNode:
     # ------------------------------------------------------------------ plumbing
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ, IPFS_PATH=str(self.repo))
+        env = dict(os.environ, IPFS_PATH=str(self.repo), IPFS_TELEMETRY="off", DO_NOT_TRACK="1")
         env.pop("LIBP2P_FORCE_PNET", None)
         if self.swarm_key is not None:
             env["LIBP2P_FORCE_PNET"] = "1"
@@ -344,7 +353,9 @@ class KuboNode:
 
     def _last_words(self) -> str:
         try:
-            text = self.log.read_text(errors="replace").strip()
+            with self.log.open("rb") as file:
+                file.seek(self._log_start)
+                text = file.read().decode(errors="replace").strip()
         except OSError:
             return "(no output)"
         return " | ".join(text.splitlines()[-6:]) or "(no output)"
@@ -354,5 +365,5 @@ def _answers(url: str) -> bool:
     try:
         KuboStore(url, timeout=5, retries=0).version()
         return True
-    except (StoreUnreachable, StoreError):
+    except StoreError:  # StoreUnreachable among them
         return False
