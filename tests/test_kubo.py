@@ -345,3 +345,17 @@ def test_chunked_uploads_are_read(server):
     answer = json.loads(connection.getresponse().read())
     connection.close()
     assert answer["Hash"] == compute_cid(WEIGHTS, 1)
+
+
+def test_ipfs_up_without_kubo_says_how_to_get_it(tmp_path):
+    """Where kubo is not installed, ``learnledger ipfs up`` exits 2 and names scripts/engines.sh."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "learnledger.cli.main", "ipfs", "up", "--repo", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "LEARNLEDGER_IPFS": str(tmp_path / "no-such-ipfs")})
+    assert done.returncode == 2
+    assert "kubo (ipfs) is not installed: run scripts/engines.sh" in " ".join(done.stderr.split())
+    assert not (tmp_path / "config").exists(), "nothing was made"

@@ -1,9 +1,14 @@
 """A client for an IPFS node's Kubo RPC API: the weight store of a group that runs kubo.
 
-Only four endpoints are needed, all POST as the RPC requires: ``/api/v0/add`` (multipart upload,
+A learner needs four endpoints, all POST as the RPC requires: ``/api/v0/add`` (multipart upload,
 pinned, with the chunker, leaf and CID settings spelled out so the node's own configuration
-cannot change the CID), ``/api/v0/cat``, ``/api/v0/pin/add`` and ``/api/v0/version``. The same
-client talks to ``learnledger store serve``, which answers the same subset.
+cannot change the CID), ``/api/v0/cat``, ``/api/v0/pin/add`` and ``/api/v0/version``; a lab's
+pin policy adds ``pin/rm`` and ``pin/ls``, and ``rpc`` calls any other (``id``, ``swarm/...``).
+The same client talks to ``learnledger store serve``, which answers the learner's subset and
+``pin/rm``.
+
+Content the node lacks is searched for among its peers (bitswap) for ``find_timeout`` seconds, sent
+as kubo's own ``timeout`` option; then ContentNotFound names the CID and the nodes asked.
 
 Nothing from the node is trusted: bytes from ``cat`` are verified against the CID asked for, and
 the CID ``add`` returns is checked against the CID computed here (in a worker thread, while the
