@@ -40,6 +40,8 @@ pytestmark = [pytest.mark.anvil, pytest.mark.slow, needs_anvil, needs_kubo]
 GROUPS = ("cern", "fnal", "desy")
 CHAIN_PORT, API_PORT, SWARM_PORT, SETUP_API_PORT = 8545, 5001, 4001, 5101
 CLI = [sys.executable, "-m", "learnledger.cli.main"]
+PIN_POLL_S = 1.0
+"""Pause before each look at a node's pins: each look starts a kubo CLI process."""
 
 
 class Labs:
@@ -70,6 +72,8 @@ class Labs:
                               timeout=timeout)
 
     def pins(self, group: str) -> set[str]:
+        """What the group's node pins, by kubo's own CLI on its host (throttled: ``wait_for`` polls fast)."""
+        time.sleep(PIN_POLL_S)
         done = self.run(group, ["env", f"IPFS_PATH={self.repos[group]}", str(KuboNode(self.repos[group]).binary),
                                 "pin", "ls", "--type=recursive", "--quiet"], timeout=60)
         assert done.returncode == 0, done.stderr
