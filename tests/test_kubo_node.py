@@ -138,6 +138,25 @@ def test_a_stopped_node_is_unreachable_and_loses_no_pin(tmp_path):
         assert node.store().get(cid) == b"kept across restarts"
 
 
+def test_a_frozen_node_times_out_naming_the_url_then_serves_again(tmp_path):
+    """A daemon that accepts connections but does not answer (SIGSTOP) costs bounded time."""
+    import signal
+    import time
+
+    with KuboNode(tmp_path / "repo") as node:
+        cid = node.store().put(b"an accepted model")
+        node.process.send_signal(signal.SIGSTOP)
+        try:
+            store = KuboStore(node.rpc_url, timeout=2, retries=1, backoff=0.01, find_timeout=1)
+            started = time.monotonic()
+            with pytest.raises(StoreUnreachable, match=f"{node.rpc_url}.*after 2 attempts \\(no answer within 3 s\\)"):
+                store.get(cid)
+            assert time.monotonic() - started < 30
+        finally:
+            node.process.send_signal(signal.SIGCONT)
+        assert node.store().get(cid) == b"an accepted model" and cid in node.store().pins()
+
+
 def test_a_repo_in_use_by_another_daemon_is_refused_and_left_alone(tmp_path):
     with KuboNode(tmp_path / "repo") as first:
         cid = first.store().put(b"first's")
