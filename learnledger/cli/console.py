@@ -6,6 +6,7 @@ import sys
 from typing import NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -28,7 +29,7 @@ def fail(message: str, exit_code: int = 1) -> NoReturn:
 
 
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}")  # a message may hold [brackets]
 
 
 def exit_with(error: CliError) -> NoReturn:

@@ -106,12 +106,18 @@ def agent(
     poll: Annotated[float, typer.Option(help="Seconds between looks at the chain while waiting.")] = 0.5,
     retry_limit: Annotated[float, typer.Option(
         help="Longest pause, in seconds, between attempts while the chain or the store is unreachable.")] = 30.0,
+    keep_rejected: Annotated[int, typer.Option(
+        help="With --ipfs (this lab's own node): the agent pins the spec, the initial weights and "
+             "every accepted model there, and unpins its own rejected proposals after this many "
+             "more rounds are decided.")] = 2,
     quiet: Annotated[bool, typer.Option("--quiet", help="Only warnings and the final line.")] = False,
 ) -> None:
     """One research group's learner process: follow the chain, propose, vote, finalize."""
     for flag, seconds in (("--poll", poll), ("--retry-limit", retry_limit)):
         if not seconds > 0:
             fail(f"{flag} must be a number of seconds above 0; received: {seconds}", 2)
+    if keep_rejected < 0:
+        fail(f"--keep-rejected must be a number of rounds, 0 or more; received: {keep_rejected}", 2)
     from learnledger.cli.chain import read_key
     from learnledger.runs.member import MemberConfig, MemberSetupError
 
@@ -119,7 +125,7 @@ def agent(
                         format=f"%(asctime)s {group} %(levelname)s: %(message)s")
     if experiment is not None:
         _load_experiment(experiment)  # checks it, and picks its Keras backend before Keras loads
-    from learnledger.agents.agent import Action
+    from learnledger.agents.agent import Action, PinPolicy
     from learnledger.ledger.api import LedgerError
     from learnledger.runs.member import build_member, final_report, follow
     from learnledger.runs.outputs import append_line
@@ -128,7 +134,8 @@ def agent(
         config = MemberConfig(deployment=deployment, group=group,
                               key=read_key(key, keyfile, whose=f"group {group}'s"),
                               rpc_url=rpc, ipfs_url=ipfs, store_dir=store, experiment=experiment,
-                              data=data, log_file=log, poll_s=poll)
+                              data=data, log_file=log, poll_s=poll,
+                              pins=PinPolicy(keep_rejected) if ipfs is not None else None)
         member, learner = build_member(config)
     except (MemberSetupError, LedgerError, ValueError) as error:
         fail(f"agent {group} cannot start: {error}", 2)
@@ -153,20 +160,26 @@ def launch(
     out: Annotated[Optional[Path], typer.Option(
         "--out", help="Run folder. Default: runs/<experiment name>-launch.")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Give up after this many seconds.")] = None,
+    ipfs_per_lab: Annotated[bool, typer.Option(
+        "--ipfs-per-lab", help="One private kubo node per group, connected to each other, instead of "
+                               "one shared store server (needs kubo: scripts/engines.sh).")] = False,
 ) -> None:
     """Start a devnet and a store server, deploy, and run one agent process per group to the end."""
     experiment = _load_experiment(experiment_file)
     out = out or Path("runs") / f"{experiment.name}-launch"
     from learnledger.runs.launch import LaunchError, launch_experiment
+    from learnledger.store.api import StoreError
 
     console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on anvil, "
                   f"{experiment.rounds} rounds -> {out}")
     with _round_progress(experiment.rounds) as (on_round, on_setup):
         try:
             result = launch_experiment(experiment, out, timeout_s=timeout,
-                                       on_round=on_round, on_setup=on_setup)
+                                       on_round=on_round, on_setup=on_setup, ipfs_per_lab=ipfs_per_lab)
         except LaunchError as error:
             fail(str(error), 1)
+        except StoreError as error:  # kubo missing, or a node that would not start
+            fail(f"launch --ipfs-per-lab: {error}", 2)
     _print_result(result)
 
 
