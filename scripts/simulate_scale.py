@@ -1,0 +1,237 @@
+"""Committees against every-member voting: real MNIST learners, then calibrated ones at 1,000 labs.
+
+1. Real learners (``learnledger.scale.population``: numpy MLPs on the bundled MNIST digits, one
+   shared loader) play every scenario (honest; bad-data labs at 10/20/33%; a colluding coalition at
+   10/20/33%) under every-member voting, and the honest, 20% bad-data and 20% coalition scenarios
+   under committees of each k as well.
+2. The statistical learner is calibrated on the real votes (probit fit of the vote noise; the true
+   changes real proposals made), and checked: the committee flip chances it predicts for the real
+   proposals against those the real votes give.
+3. Calibrated learners play the same at ``--stat-labs`` labs.
+4. For each population: the exact chance that a committee of k decides otherwise than every member
+   (hypergeometric, over every proposal of the every-member runs), and the smallest k below 1%.
+
+    .venv/bin/python scripts/simulate_scale.py                   # default: about 5-10 min on 2 busy cores
+    .venv/bin/python scripts/simulate_scale.py --quick           # a smoke run (under a minute)
+    .venv/bin/python scripts/simulate_scale.py --labs 300 --rounds 400 --stat-labs 1000,10000
+
+Prints markdown tables; writes every figure to ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from learnledger.scale.population import DigitPopulation
+from learnledger.scale.simulate import (
+    BAD,
+    COLLUDER,
+    HONEST,
+    Population,
+    RoundRow,
+    Scenario,
+    Trajectory,
+    harmful_accept,
+    mean_flip,
+    run_trajectory,
+    smallest_committee,
+)
+from learnledger.scale.statistical import (
+    ProposalBank,
+    ProposalRecord,
+    StatisticalPopulation,
+    VoteNoise,
+    fit_vote_noise,
+)
+
+SCENARIOS = (
+    Scenario("honest"),
+    Scenario("bad 10%", bad_fraction=0.10),
+    Scenario("bad 20%", bad_fraction=0.20),
+    Scenario("bad 33%", bad_fraction=0.33),
+    Scenario("collude 10%", colluder_fraction=0.10),
+    Scenario("collude 20%", colluder_fraction=0.20),
+    Scenario("collude 33%", colluder_fraction=0.33),
+)
+COMMITTEE_SCENARIOS = ("honest", "bad 20%", "collude 20%")
+BOUND = 0.01
+
+
+def play(population: Population, rounds: int, ks: Sequence[int], seed: int, label: str) -> list[Trajectory]:
+    """Every scenario under every-member voting; the committee scenarios under each k too."""
+    runs = []
+    for scenario in SCENARIOS:
+        designs: list[int | None] = [None] + (list(ks) if scenario.name in COMMITTEE_SCENARIOS else [])
+        for k in designs:
+            started = time.perf_counter()
+            runs.append(run_trajectory(population, scenario, k, rounds, seed=seed))
+            print(f"  {label}: {scenario.name:<12} {'every member' if k is None else f'k={k}':<12} "
+                  f"{time.perf_counter() - started:6.1f} s", file=sys.stderr, flush=True)
+    return runs
+
+
+def trajectory_table(runs: Sequence[Trajectory], targets: Sequence[float]) -> str:
+    heads = ["scenario", "design", "final acc", "best acc", *[f"rounds to {t:.2f}" for t in targets],
+             "accepted", "spoiled accepted", "vs every member: accepts it rejects", "rejects it accepts"]
+    lines = ["| " + " | ".join(heads) + " |", "|---|---|" + "---:|" * (len(heads) - 2)]
+    for run in runs:
+        s = run.summary(targets)
+        reach = [str(s[f"rounds_to_{t:.2f}"]) if s[f"rounds_to_{t:.2f}"] is not None else "not reached" for t in targets]
+        cells = [run.scenario, "every member" if run.k is None else f"k = {run.k}", f"{s['final_accuracy']:.3f}",
+                 f"{s['best_accuracy']:.3f}", *reach, str(s["accepted"]), str(s["spoiled_accepted"]),
+                 str(s["false_accepts"]), str(s["false_rejects"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def flip_figures(runs: Sequence[Trajectory], ks: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """Per scenario (every-member runs): mean flip chance per k, by proposer, and the smallest k < 1%."""
+    figures = {}
+    for run in runs:
+        if run.k is not None:
+            continue
+        rows = run.rows
+        figures[run.scenario] = {
+            "proposals": len(rows),
+            "all": {k: mean_flip(rows, k) for k in ks},
+            "coalition": {k: mean_flip(rows, k, COLLUDER) for k in ks},
+            "bad data": {k: mean_flip(rows, k, BAD) for k in ks},
+            "honest": {k: mean_flip(rows, k, HONEST) for k in ks},
+            "smallest k (all)": smallest_committee(rows, BOUND),
+            "smallest k (coalition proposals)": smallest_committee(rows, BOUND, COLLUDER),
+            "smallest k (honest proposals)": smallest_committee(rows, BOUND, HONEST),
+            "harmful": {k: harmful_accept(rows, k) for k in ks},
+            "smallest k (harmful accepts)": smallest_committee(rows, BOUND, harmful=True),
+            "contested share": float(np.mean([0.35 <= r.full_approvals / r.eligible <= 0.65 for r in rows])),
+        }
+    return figures
+
+
+def flip_table(figures: dict[str, dict[str, Any]], ks: Sequence[int]) -> str:
+    heads = ["scenario", "proposals", *[f"k = {k}" for k in ks], "coalition proposals, k = " + "/".join(map(str, ks)),
+             "smallest k < 1% (all)", "(coalition proposals)", "(honest proposals)", "contested (35-65% yes)",
+             "harmful accepts, k = " + "/".join(map(str, ks)), "smallest k < 1% (harmful)"]
+    lines = ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)]
+
+    def pct(value: float) -> str:
+        return "-" if value != value else f"{100 * value:.2f}%"
+
+    for name, f in figures.items():
+        cells = [name, str(f["proposals"]), *[pct(f["all"][k]) for k in ks],
+                 " / ".join(pct(f["coalition"][k]) for k in ks),
+                 str(f["smallest k (all)"]), str(f["smallest k (coalition proposals)"]),
+                 str(f["smallest k (honest proposals)"]), f"{100 * f['contested share']:.0f}%",
+                 " / ".join(pct(f["harmful"][k]) for k in ks), str(f["smallest k (harmful accepts)"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def calibrate(runs: Sequence[Trajectory]) -> tuple[VoteNoise, ProposalBank, list[ProposalRecord]]:
+    """Fit the vote noise to the honest labs' votes and bank the true changes of real proposals."""
+    deltas, votes, records = [], [], []
+    for run in runs:
+        if run.k is not None:
+            continue
+        for row in run.rows:
+            delta = row.candidate_accuracy - row.accuracy_before
+            yes = round(row.honest_approval * row.honest_voters)
+            deltas.append(np.full(row.honest_voters, delta))
+            votes.append(np.arange(row.honest_voters) < yes)
+            records.append(ProposalRecord(row.accuracy_before, delta, row.proposer_role != HONEST))
+    noise = fit_vote_noise(np.concatenate(deltas), np.concatenate(votes))
+    return noise, ProposalBank(records), records
+
+
+def calibration_check(runs: Sequence[Trajectory], noise: VoteNoise, ks: Sequence[int], seed: int) -> dict[str, Any]:
+    """Real votes against the statistical learner's, on the same real proposals."""
+    rng = np.random.default_rng(seed)
+    real_rows, stat_rows, errors = [], [], []
+    for run in runs:
+        if run.k is not None:
+            continue
+        for row in run.rows:
+            p = float(noise.approval_probability(row.candidate_accuracy - row.accuracy_before))
+            errors.append(abs(p - row.honest_approval))
+            honest_yes = round(row.honest_approval * row.honest_voters)
+            coalition_yes = row.full_approvals - honest_yes  # the coalition's votes, as cast
+            stat_yes = int(rng.binomial(row.honest_voters, p))
+            real_rows.append(row)
+            stat_rows.append(dataclasses.replace(row, honest_approval=p, full_approvals=stat_yes + coalition_yes))
+    return {
+        "sigma": noise.sigma,
+        "tau": noise.tau,
+        "mean_abs_approval_error": float(np.mean(errors)),
+        "flip_real": {k: mean_flip(real_rows, k) for k in ks},
+        "flip_statistical": {k: mean_flip(stat_rows, k) for k in ks},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labs", type=int, default=100, help="real learners (default 100)")
+    parser.add_argument("--rounds", type=int, default=150, help="rounds per real run (default 150)")
+    parser.add_argument("--stat-labs", default="1000", help="statistical roster sizes, comma-separated (default 1000)")
+    parser.add_argument("--stat-rounds", type=int, default=300, help="rounds per statistical run (default 300)")
+    parser.add_argument("--ks", default="5,9,15,31", help="committee sizes (default 5,9,15,31)")
+    parser.add_argument("--targets", default="0.80,0.85", help="accuracies to count rounds to (default 0.80,0.85)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 40 labs, 40 rounds, 200 calibrated labs")
+    parser.add_argument("--out", type=Path, default=Path("runs/scale/simulation.json"))
+    args = parser.parse_args()
+    if args.quick:
+        args.labs, args.rounds, args.stat_labs, args.stat_rounds = 40, 40, "200", 60
+    try:
+        ks = [int(k) for k in args.ks.split(",")]
+        targets = [float(t) for t in args.targets.split(",")]
+        stat_labs = [int(n) for n in args.stat_labs.split(",") if n]
+    except ValueError as error:
+        parser.error(f"--ks, --targets and --stat-labs take comma-separated numbers: {error}")
+    started = time.perf_counter()
+
+    print(f"real learners: {args.labs} labs, {args.rounds} rounds", file=sys.stderr)
+    population = DigitPopulation(args.labs, seed=args.seed)
+    real_runs = play(population, args.rounds, ks, args.seed, f"{args.labs} real")
+    noise, bank, _ = calibrate(real_runs)
+    check = calibration_check(real_runs, noise, ks, args.seed)
+    results: dict[str, Any] = {
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "real": {"labs": args.labs, "summaries": [r.summary(targets) for r in real_runs],
+                 "flips": flip_figures(real_runs, ks)},
+        "calibration": check,
+        "statistical": {},
+    }
+    print(f"\n## {args.labs} real learners (numpy MLP on MNIST), {args.rounds} rounds\n")
+    print(trajectory_table(real_runs, targets))
+    print(f"\nExact chance a committee decides otherwise than every member ({args.labs} real labs):\n")
+    print(flip_table(results["real"]["flips"], ks))
+    print(f"\nCalibration: sigma {noise.sigma:.4f}, tau {noise.tau:.4f}, mean |approval fraction error| "
+          f"{check['mean_abs_approval_error']:.3f}; flip chance on the real proposals, real votes vs "
+          "statistical: " + ", ".join(f"k={k} {100 * check['flip_real'][k]:.2f}% vs {100 * check['flip_statistical'][k]:.2f}%" for k in ks))
+
+    for labs in stat_labs:
+        stat = StatisticalPopulation(labs, noise, bank, initial_accuracy=real_runs[0].accuracy[0], seed=args.seed)
+        runs = play(stat, args.stat_rounds, ks, args.seed, f"{labs} calibrated")
+        flips = flip_figures(runs, ks)
+        results["statistical"][str(labs)] = {"summaries": [r.summary(targets) for r in runs], "flips": flips}
+        print(f"\n## {labs} calibrated statistical learners, {args.stat_rounds} rounds\n")
+        print(trajectory_table(runs, targets))
+        print(f"\nExact chance a committee decides otherwise than every member ({labs} calibrated labs):\n")
+        print(flip_table(flips, ks))
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, default=str))
+    print(f"\nwrote {args.out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
