@@ -11,8 +11,9 @@
 4. For each population: the exact chance that a committee of k decides otherwise than every member
    (hypergeometric, over every proposal of the every-member runs), and the smallest k below 1%.
 
-    .venv/bin/python scripts/simulate_scale.py                   # default: about 5-10 min on 2 busy cores
+    .venv/bin/python scripts/simulate_scale.py                   # default (one seed): about 10 min on 2 shared cores
     .venv/bin/python scripts/simulate_scale.py --quick           # a smoke run (under a minute)
+    .venv/bin/python scripts/simulate_scale.py --seeds 0,1,2   # the figures of docs/scale.md
     .venv/bin/python scripts/simulate_scale.py --labs 300 --rounds 400 --stat-labs 1000,10000
 
 Prints markdown tables; writes every figure to ``--out`` (JSON).
@@ -80,27 +81,39 @@ def play(population: Population, rounds: int, ks: Sequence[int], seed: int, labe
 
 
 def trajectory_table(runs: Sequence[Trajectory], targets: Sequence[float]) -> str:
-    heads = ["scenario", "design", "final acc", "best acc", *[f"rounds to {t:.2f}" for t in targets],
+    """One line per (scenario, design), over the seeds: means, medians of the rounds reached, totals."""
+    groups: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run.scenario, run.k), []).append(run.summary(targets))
+    seeds = max(len(g) for g in groups.values())
+    heads = ["scenario", "design", "final acc" + (f" (mean of {seeds})" if seeds > 1 else ""), "best acc",
+             *[f"rounds to {t:.2f}" + (" (median; reached)" if seeds > 1 else "") for t in targets],
              "accepted", "spoiled accepted", "vs every member: accepts it rejects", "rejects it accepts"]
     lines = ["| " + " | ".join(heads) + " |", "|---|---|" + "---:|" * (len(heads) - 2)]
-    for run in runs:
-        s = run.summary(targets)
-        reach = [str(s[f"rounds_to_{t:.2f}"]) if s[f"rounds_to_{t:.2f}"] is not None else "not reached" for t in targets]
-        cells = [run.scenario, "every member" if run.k is None else f"k = {run.k}", f"{s['final_accuracy']:.3f}",
-                 f"{s['best_accuracy']:.3f}", *reach, str(s["accepted"]), str(s["spoiled_accepted"]),
-                 str(s["false_accepts"]), str(s["false_rejects"])]
+    for (scenario, k), group in groups.items():
+        reach = []
+        for t in targets:
+            reached = [g[f"rounds_to_{t:.2f}"] for g in group if g[f"rounds_to_{t:.2f}"] is not None]
+            text = f"{np.median(reached):.0f}" if reached else "not reached"
+            reach.append(text + (f"; {len(reached)}/{len(group)}" if seeds > 1 else ""))
+        mean = lambda key: float(np.mean([g[key] for g in group]))  # noqa: E731
+        total = lambda key: sum(g[key] for g in group)  # noqa: E731
+        cells = [scenario, "every member" if k is None else f"k = {k}", f"{mean('final_accuracy'):.3f}",
+                 f"{mean('best_accuracy'):.3f}", *reach, f"{mean('accepted'):.1f}", str(total("spoiled_accepted")),
+                 str(total("false_accepts")), str(total("false_rejects"))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def flip_figures(runs: Sequence[Trajectory], ks: Sequence[int]) -> dict[str, dict[str, Any]]:
     """Per scenario (every-member runs): mean flip chance per k, by proposer, and the smallest k < 1%."""
-    figures = {}
+    pooled: dict[str, list[RoundRow]] = {}
     for run in runs:
-        if run.k is not None:
-            continue
-        rows = run.rows
-        figures[run.scenario] = {
+        if run.k is None:
+            pooled.setdefault(run.scenario, []).extend(run.rows)
+    figures = {}
+    for scenario, rows in pooled.items():
+        figures[scenario] = {
             "proposals": len(rows),
             "all": {k: mean_flip(rows, k) for k in ks},
             "coalition": {k: mean_flip(rows, k, COLLUDER) for k in ks},
@@ -183,7 +196,7 @@ def main() -> int:
     parser.add_argument("--stat-rounds", type=int, default=300, help="rounds per statistical run (default 300)")
     parser.add_argument("--ks", default="5,9,15,31", help="committee sizes (default 5,9,15,31)")
     parser.add_argument("--targets", default="0.80,0.85", help="accuracies to count rounds to (default 0.80,0.85)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="seeds, comma-separated; figures pool them (default 0)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 40 labs, 40 rounds, 200 calibrated labs")
     parser.add_argument("--out", type=Path, default=Path("runs/scale/simulation.json"))
     args = parser.parse_args()
@@ -193,15 +206,17 @@ def main() -> int:
         ks = [int(k) for k in args.ks.split(",")]
         targets = [float(t) for t in args.targets.split(",")]
         stat_labs = [int(n) for n in args.stat_labs.split(",") if n]
+        seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError as error:
-        parser.error(f"--ks, --targets and --stat-labs take comma-separated numbers: {error}")
+        parser.error(f"--ks, --targets, --stat-labs and --seeds take comma-separated numbers: {error}")
     started = time.perf_counter()
 
-    print(f"real learners: {args.labs} labs, {args.rounds} rounds", file=sys.stderr)
-    population = DigitPopulation(args.labs, seed=args.seed)
-    real_runs = play(population, args.rounds, ks, args.seed, f"{args.labs} real")
+    real_runs: list[Trajectory] = []
+    for seed in seeds:
+        print(f"real learners: {args.labs} labs, {args.rounds} rounds, seed {seed}", file=sys.stderr)
+        real_runs += play(DigitPopulation(args.labs, seed=seed), args.rounds, ks, seed, f"{args.labs} real")
     noise, bank, _ = calibrate(real_runs)
-    check = calibration_check(real_runs, noise, ks, args.seed)
+    check = calibration_check(real_runs, noise, ks, seeds[0])
     results: dict[str, Any] = {
         "args": {k: str(v) for k, v in vars(args).items()},
         "real": {"labs": args.labs, "summaries": [r.summary(targets) for r in real_runs],
@@ -209,7 +224,7 @@ def main() -> int:
         "calibration": check,
         "statistical": {},
     }
-    print(f"\n## {args.labs} real learners (numpy MLP on MNIST), {args.rounds} rounds\n")
+    print(f"\n## {args.labs} real learners (numpy MLP on MNIST), {args.rounds} rounds, seeds {args.seeds}\n")
     print(trajectory_table(real_runs, targets))
     print(f"\nExact chance a committee decides otherwise than every member ({args.labs} real labs):\n")
     print(flip_table(results["real"]["flips"], ks))
@@ -217,12 +232,15 @@ def main() -> int:
           f"{check['mean_abs_approval_error']:.3f}; flip chance on the real proposals, real votes vs "
           "statistical: " + ", ".join(f"k={k} {100 * check['flip_real'][k]:.2f}% vs {100 * check['flip_statistical'][k]:.2f}%" for k in ks))
 
+    initial_accuracy = float(np.mean([run.accuracy[0] for run in real_runs]))
     for labs in stat_labs:
-        stat = StatisticalPopulation(labs, noise, bank, initial_accuracy=real_runs[0].accuracy[0], seed=args.seed)
-        runs = play(stat, args.stat_rounds, ks, args.seed, f"{labs} calibrated")
+        runs: list[Trajectory] = []
+        for seed in seeds:
+            stat = StatisticalPopulation(labs, noise, bank, initial_accuracy=initial_accuracy, seed=seed)
+            runs += play(stat, args.stat_rounds, ks, seed, f"{labs} calibrated")
         flips = flip_figures(runs, ks)
         results["statistical"][str(labs)] = {"summaries": [r.summary(targets) for r in runs], "flips": flips}
-        print(f"\n## {labs} calibrated statistical learners, {args.stat_rounds} rounds\n")
+        print(f"\n## {labs} calibrated statistical learners, {args.stat_rounds} rounds, seeds {args.seeds}\n")
         print(trajectory_table(runs, targets))
         print(f"\nExact chance a committee decides otherwise than every member ({labs} calibrated labs):\n")
         print(flip_table(flips, ks))
