@@ -15,6 +15,7 @@
     .venv/bin/python scripts/simulate_scale.py --quick           # a smoke run (under a minute)
     .venv/bin/python scripts/simulate_scale.py --seeds 0,1,2   # the figures of docs/scale.md
     .venv/bin/python scripts/simulate_scale.py --labs 300 --rounds 400 --stat-labs 1000,10000
+    .venv/bin/python scripts/simulate_scale.py --calibration runs/scale/simulation.json --stat-labs 10000
 
 Prints markdown tables; writes every figure to ``--out`` (JSON).
 """
@@ -67,10 +68,11 @@ COMMITTEE_SCENARIOS = ("honest", "bad 20%", "collude 20%")
 BOUND = 0.01
 
 
-def play(population: Population, rounds: int, ks: Sequence[int], seed: int, label: str) -> list[Trajectory]:
-    """Every scenario under every-member voting; the committee scenarios under each k too."""
+def play(population: Population, rounds: int, ks: Sequence[int], seed: int, label: str,
+         scenarios: Sequence[Scenario] = SCENARIOS) -> list[Trajectory]:
+    """Each scenario under every-member voting; the committee scenarios under each k too."""
     runs = []
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         designs: list[int | None] = [None] + (list(ks) if scenario.name in COMMITTEE_SCENARIOS else [])
         for k in designs:
             started = time.perf_counter()
@@ -196,7 +198,12 @@ def main() -> int:
     parser.add_argument("--stat-rounds", type=int, default=300, help="rounds per statistical run (default 300)")
     parser.add_argument("--ks", default="5,9,15,31", help="committee sizes (default 5,9,15,31)")
     parser.add_argument("--targets", default="0.80,0.85", help="accuracies to count rounds to (default 0.80,0.85)")
+    parser.add_argument("--real-scenarios", default="all",
+                        help="scenarios the real learners play, comma-separated names (default all; "
+                             "the calibrated learners always play all)")
     parser.add_argument("--seeds", default="0", help="seeds, comma-separated; figures pool them (default 0)")
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help="a JSON this script wrote: reuse its calibration and skip the real learners")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 40 labs, 40 rounds, 200 calibrated labs")
     parser.add_argument("--out", type=Path, default=Path("runs/scale/simulation.json"))
     args = parser.parse_args()
@@ -209,19 +216,31 @@ def main() -> int:
         seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError as error:
         parser.error(f"--ks, --targets, --stat-labs and --seeds take comma-separated numbers: {error}")
+    names = {s.name: s for s in SCENARIOS}
+    wanted = list(names) if args.real_scenarios == "all" else [n.strip() for n in args.real_scenarios.split(",")]
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
+        parser.error(f"--real-scenarios: unknown {', '.join(unknown)}; choose from {', '.join(names)}")
+    real_scenarios = [names[n] for n in wanted]
+    if all(s.bad_fraction == 0 and s.colluder_fraction == 0 for s in real_scenarios):
+        parser.error("--real-scenarios: include one with bad-data labs or colluders (the calibration needs "
+                     "spoiled proposals), e.g. 'honest,collude 20%'")
     started = time.perf_counter()
 
+    if args.calibration is not None:
+        return calibrated_only(args, ks, targets, stat_labs, seeds)
     real_runs: list[Trajectory] = []
     for seed in seeds:
         print(f"real learners: {args.labs} labs, {args.rounds} rounds, seed {seed}", file=sys.stderr)
-        real_runs += play(DigitPopulation(args.labs, seed=seed), args.rounds, ks, seed, f"{args.labs} real")
-    noise, bank, _ = calibrate(real_runs)
+        real_runs += play(DigitPopulation(args.labs, seed=seed), args.rounds, ks, seed, f"{args.labs} real",
+                          real_scenarios)
+    noise, bank, records = calibrate(real_runs)
     check = calibration_check(real_runs, noise, ks, seeds[0])
     results: dict[str, Any] = {
         "args": {k: str(v) for k, v in vars(args).items()},
         "real": {"labs": args.labs, "summaries": [r.summary(targets) for r in real_runs],
                  "flips": flip_figures(real_runs, ks)},
-        "calibration": check,
+        "calibration": {**check, "records": [[r.accuracy, r.delta, r.spoiled] for r in records]},
         "statistical": {},
     }
     print(f"\n## {args.labs} real learners (numpy MLP on MNIST), {args.rounds} rounds, seeds {args.seeds}\n")
@@ -233,6 +252,16 @@ def main() -> int:
           "statistical: " + ", ".join(f"k={k} {100 * check['flip_real'][k]:.2f}% vs {100 * check['flip_statistical'][k]:.2f}%" for k in ks))
 
     initial_accuracy = float(np.mean([run.accuracy[0] for run in real_runs]))
+    results["calibration"]["initial_accuracy"] = initial_accuracy
+    play_calibrated(results, noise, bank, initial_accuracy, args, ks, targets, stat_labs, seeds)
+    write(results, args.out, started)
+    return 0
+
+
+def play_calibrated(results: dict[str, Any], noise: VoteNoise, bank: ProposalBank, initial_accuracy: float,
+                    args: argparse.Namespace, ks: Sequence[int], targets: Sequence[float],
+                    stat_labs: Sequence[int], seeds: Sequence[int]) -> None:
+    """Every scenario with calibrated learners at each roster size; tables printed, figures kept."""
     for labs in stat_labs:
         runs: list[Trajectory] = []
         for seed in seeds:
@@ -245,10 +274,31 @@ def main() -> int:
         print(f"\nExact chance a committee decides otherwise than every member ({labs} calibrated labs):\n")
         print(flip_table(flips, ks))
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1, default=str))
-    print(f"\nwrote {args.out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+def calibrated_only(args: argparse.Namespace, ks: Sequence[int], targets: Sequence[float],
+                    stat_labs: Sequence[int], seeds: Sequence[int]) -> int:
+    """The calibrated learners alone, from the calibration an earlier run wrote."""
+    started = time.perf_counter()
+    try:
+        saved = json.loads(args.calibration.read_text())["calibration"]
+        noise = VoteNoise(sigma=float(saved["sigma"]), tau=float(saved["tau"]))
+        bank = ProposalBank([ProposalRecord(float(a), float(d), bool(s)) for a, d, s in saved["records"]])
+        initial_accuracy = float(saved["initial_accuracy"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"--calibration {args.calibration}: not a calibration this script wrote ({error}); "
+              "run it once without --calibration", file=sys.stderr)
+        return 2
+    print(f"calibration from {args.calibration}: sigma {noise.sigma:.4f}, tau {noise.tau:.4f}")
+    results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "statistical": {}}
+    play_calibrated(results, noise, bank, initial_accuracy, args, ks, targets, stat_labs, seeds)
+    write(results, args.out, started)
     return 0
+
+
+def write(results: dict[str, Any], out: Path, started: float) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=str))
+    print(f"\nwrote {out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":
