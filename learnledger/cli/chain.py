@@ -172,16 +172,16 @@ def split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def parse_addresses(text: str) -> list[str]:
+def parse_addresses(text: str, option: str = "--members") -> list[str]:
     """Checksummed addresses from a comma-separated list; fail naming the first bad one."""
     from eth_utils import is_address, to_checksum_address
 
     items = split_list(text)
     if not items:
-        fail("--members is empty; give 1 to 256 comma-separated addresses")
+        fail(f"{option} is empty; give 1 to 256 comma-separated addresses")
     for item in items:
         if not is_address(item):
-            fail(f"--members: {item!r} is not an address (expected 0x and 40 hex digits)")
+            fail(f"{option}: {item!r} is not an address (expected 0x and 40 hex digits)")
     return [to_checksum_address(item) for item in items]
 
 
