@@ -80,7 +80,12 @@ def deploy_command(
     ),
     initial_cid: str = typer.Option("", "--initial-cid", help="CID of the initial weights."),
     key: Optional[str] = typer.Option(None, "--key", help="Deployer's private key (hex)."),
-    keyfile: Optional[Path] = typer.Option(None, "--keyfile", help="File holding the deployer's private key (hex)."),
+    keyfile: Optional[Path] = typer.Option(None, "--keyfile", help="File holding the deployer's private "
+                                           "key (hex; devnets only)."),
+    keystore: Optional[Path] = typer.Option(None, "--keystore", help="The deployer's v3 keystore "
+                                            "(`learnledger account new`)."),
+    password_file: Optional[Path] = typer.Option(None, "--password-file", help="With --keystore: file "
+                                                 "whose first line is its password (default: prompt)."),
     out: Path = typer.Option(Path("deployment.json"), "--out", help="Where to write the deployment record."),
     as_json: bool = typer.Option(False, "--json", help="Print the deployment record as JSON."),
     experiment: Optional[Path] = typer.Option(
@@ -102,7 +107,9 @@ def deploy_command(
     groups = split_list(names) if names is not None else [f"group-{i + 1}" for i in range(len(roster))]
     if len(groups) != len(roster):
         fail(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
-    secret = read_key(key, keyfile)
+    from learnledger.cli.account import resolve_key
+
+    secret = resolve_key(key, keyfile, keystore, password_file, "the deployer's")
     placeholders = []
     if experiment is not None:
         params = _params_from_experiment(experiment, roster, ipfs, store)

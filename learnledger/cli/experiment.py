@@ -91,7 +91,11 @@ def agent(
     deployment: Annotated[Path, typer.Option(help="deployment.json written by deploy, run or launch.")],
     group: Annotated[str, typer.Option(help="This research group's name on the roster.")],
     key: Annotated[Optional[str], typer.Option(help="Private key (hex). Prefer --keyfile.")] = None,
-    keyfile: Annotated[Optional[Path], typer.Option(help="File whose first line is the private key.")] = None,
+    keyfile: Annotated[Optional[Path], typer.Option(
+        help="File whose first line is the private key (hex; devnets only).")] = None,
+    keystore: Annotated[Optional[Path], typer.Option(help="This group's v3 keystore.")] = None,
+    password_file: Annotated[Optional[Path], typer.Option(
+        help="With --keystore: file whose first line is its password (default: prompt).")] = None,
     rpc: Annotated[Optional[str], typer.Option(help="JSON-RPC URL. Default: the deployment's.")] = None,
     ipfs: Annotated[Optional[str], typer.Option(
         help="Kubo RPC URL of an IPFS node (or `learnledger store serve`). Default: the embedded store.")] = None,
@@ -110,7 +114,7 @@ def agent(
     for flag, seconds in (("--poll", poll), ("--retry-limit", retry_limit)):
         if not seconds > 0:
             fail(f"{flag} must be a number of seconds above 0; received: {seconds}", 2)
-    from learnledger.cli.chain import read_key
+    from learnledger.cli.account import resolve_key
     from learnledger.runs.member import MemberConfig, MemberSetupError
 
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
@@ -124,7 +128,7 @@ def agent(
 
     try:
         config = MemberConfig(deployment=deployment, group=group,
-                              key=read_key(key, keyfile, whose=f"group {group}'s"),
+                              key=resolve_key(key, keyfile, keystore, password_file, f"group {group}'s"),
                               rpc_url=rpc, ipfs_url=ipfs, store_dir=store, experiment=experiment,
                               data=data, log_file=log, poll_s=poll)
         member, learner = build_member(config)

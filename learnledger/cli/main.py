@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from learnledger.cli import audit, chain, compete, consortium, data, experiment, store
+from learnledger.cli import account, audit, chain, compete, consortium, data, experiment, store
 from learnledger.cli.console import CliError, exit_with
 
 app = typer.Typer(
@@ -15,7 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for family in (chain, store, data, experiment, audit, compete, consortium):
+for family in (chain, store, data, experiment, audit, compete, consortium, account):
     family.register(app)
 
 
