@@ -146,6 +146,12 @@ def _connect(deployment: Path | None, rpc: str | None, address: str | None):  # 
              "of a chain that holds the contract", UNREACHABLE)
     try:
         w3 = connect(rpc, timeout=5.0)
+        if record is not None:  # refuse a record of another chain, or another contract, by name
+            from learnledger.ledger.artifact import load_artifact
+            from learnledger.ledger.guard import check_contract
+
+            check_contract(w3, str(address), load_artifact().deployed_bytecode, record.chain_id,
+                           record=str(deployment))
     except LedgerError as error:
         fail(str(error), UNREACHABLE)
     return record, w3, address

@@ -19,6 +19,7 @@ from learnledger.ledger.api import (
 from learnledger.ledger.artifact import load_artifact
 from learnledger.ledger.chain import chain_clock
 from learnledger.ledger.errors import RevertDecoder
+from learnledger.ledger.guard import check_contract
 from learnledger.ledger.history import EventReader, RoundEventLog, fold_history
 from learnledger.ledger.params import Deployment
 from learnledger.ledger.transact import Transactor
@@ -33,6 +34,9 @@ HISTORY_READS = 3
 
 class ContractLedger:
     """One member's typed client of a deployed experiment (implements ``api.Ledger``).
+
+    On construction it checks that ``w3`` serves the record's chain and that the contract there is
+    this artifact's (``guard.check_contract``), and refuses otherwise.
 
     Args:
         w3: a connection to the chain holding ``deployment``.
@@ -51,6 +55,7 @@ class ContractLedger:
         clock: Callable[[], float] | None = None,
     ) -> None:
         artifact = load_artifact()
+        check_contract(w3, deployment.address, artifact.deployed_bytecode, deployment.chain_id)
         self.w3 = w3
         self.deployment = deployment
         self.contract = w3.eth.contract(address=deployment.address, abi=artifact.abi)

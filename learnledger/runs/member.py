@@ -52,6 +52,7 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
     """Connect to the chain and the store, verify the experiment, load the data, build the agent."""
     from learnledger.ledger.chain import connect
     from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.guard import check_funded
     from learnledger.ledger.params import Deployment
 
     deployment = Deployment.load(config.deployment)
@@ -66,6 +67,7 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
             f"the key given signs as {ledger.account}, but group {config.group!r} is "
             f"{params.members[index]} on the roster; use that group's key"
         )
+    check_funded(ledger.w3, ledger.account, f"group {config.group}")
     on_chain_spec = ledger.contract.functions.specDigest().call()
     if bytes(on_chain_spec) != params.spec_digest:
         raise MemberSetupError(
