@@ -134,3 +134,41 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
     status = subprocess.run([*cli, "status", "--dir", str(folder)], capture_output=True, text=True, timeout=120)
     assert status.returncode == 1 and "down" in status.stdout
     assert not any(Consortium(folder)._pid_alive(n) for n in Consortium(folder).load().nodes)
+
+
+@pytest.mark.geth
+@pytest.mark.slow
+@needs_geth
+def test_launch_on_a_consortium_runs_each_agent_on_its_own_node(tmp_path: Path) -> None:
+    from learnledger.report.rounds import read_jsonl
+    from tests.conftest import tiny_experiment
+
+    out = tmp_path / "launch"
+    done = subprocess.run([sys.executable, "-m", "learnledger.cli.main", "launch",
+                           str(tiny_experiment(tmp_path, rounds=2)), "--consortium", "--out", str(out),
+                           "--timeout", "600"], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = read_jsonl(out / "rounds.jsonl")
+    assert [row["round"] for row in rows] == [1, 2]
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["final_test_scores"]) == {"cern", "fnal", "desy"}
+    record = json.loads((out / "consortium" / "consortium.json").read_text())
+    assert [n["name"] for n in record["nodes"]] == ["cern", "fnal", "desy"]
+    for node in record["nodes"]:  # each agent was told its own group's node, and a keystore
+        log = (out / "agents" / f"{node['name']}.log").read_text()
+        assert "plain, unencrypted key" not in log
+        keystore = json.loads((out / "keys" / f"{node['name']}.json").read_text())
+        assert keystore["version"] == 3
+    for row in rows:
+        for group in row["votes"]:
+            assert any(line.get("round") == row["round"] and line.get("role") == "voter"
+                       for line in read_jsonl(out / "agents" / f"{group}.jsonl"))
+    # the keys never reached a log or the run's outputs in the clear
+    from learnledger.ledger.keys import read_password_file, unlock_keystore
+
+    secrets_ = [unlock_keystore(out / "keys" / f"{g}.json", read_password_file(out / "keys" / f"{g}.password"))
+                .removeprefix("0x") for g in ("cern", "fnal", "desy")]
+    for path in [*(out / "agents").iterdir(), out / "rounds.jsonl", out / "deployment.json"]:
+        text = path.read_text(errors="replace")
+        assert not any(secret in text for secret in secrets_), f"a key leaked into {path}"
+    assert not any(Consortium(out / "consortium")._pid_alive(n) for n in Consortium(out / "consortium").load().nodes)

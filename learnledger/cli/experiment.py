@@ -155,18 +155,35 @@ def launch(
     out: Annotated[Optional[Path], typer.Option(
         "--out", help="Run folder. Default: runs/<experiment name>-launch.")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Give up after this many seconds.")] = None,
+    consortium: Annotated[bool, typer.Option(
+        "--consortium", help="Run on a geth Clique consortium, one node per group, each agent on its "
+        "own group's node with its own keystore (needs scripts/engines.sh), instead of anvil.")] = False,
+    period: Annotated[int, typer.Option(help="With --consortium: seconds between blocks.")] = 2,
 ) -> None:
     """Start a devnet and a store server, deploy, and run one agent process per group to the end."""
     experiment = _load_experiment(experiment_file)
     out = out or Path("runs") / f"{experiment.name}-launch"
     from learnledger.runs.launch import LaunchError, launch_experiment
 
-    console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on anvil, "
+    if period < 1:
+        fail(f"--period must be at least 1 second; received: {period}", 2)
+    chain = f"a {len(experiment.learners)}-node geth Clique consortium" if consortium else "anvil"
+    console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on {chain}, "
                   f"{experiment.rounds} rounds -> {out}")
     with _round_progress(experiment.rounds) as (on_round, on_setup):
         try:
-            result = launch_experiment(experiment, out, timeout_s=timeout,
-                                       on_round=on_round, on_setup=on_setup)
+            if consortium:
+                from learnledger.ledger.api import LedgerError
+                from learnledger.runs.consortium_launch import launch_on_consortium
+
+                try:
+                    result = launch_on_consortium(experiment, out, period=period, timeout_s=timeout,
+                                                  on_round=on_round, on_setup=on_setup)
+                except LedgerError as error:
+                    fail(str(error), 2 if "not built" in str(error) else 1)
+            else:
+                result = launch_experiment(experiment, out, timeout_s=timeout,
+                                           on_round=on_round, on_setup=on_setup)
         except LaunchError as error:
             fail(str(error), 1)
     _print_result(result)

@@ -62,6 +62,7 @@ class ContractLedger:
         self._sender = Transactor(w3, key, RevertDecoder(artifact.abi))
         self._events = EventReader(w3, deployment.address, artifact.abi)
         embedded = isinstance(w3.provider, EthereumTesterProvider)  # no reorgs to follow there
+        self._embedded = embedded
         self._round_events = RoundEventLog(self._events, deployment.block,
                                            rescan_blocks=0 if embedded else RoundEventLog.RESCAN_BLOCKS)
         self._proposals: dict[int, Proposal] = {}
@@ -76,6 +77,10 @@ class ContractLedger:
 
     def _view(self, name: str, *args: Any) -> Any:
         return self._sender.call(getattr(self.contract.functions, name)(*args), VIEW_BLOCK)
+
+    def head(self) -> int:
+        """The number of the chain's latest block: one cheap call, to react to new blocks."""
+        return int(self.w3.eth.block_number)
 
     def members(self) -> tuple[Member, ...]:
         """The roster with group names, read once from the registration events (it never changes)."""
@@ -111,6 +116,10 @@ class ContractLedger:
         info["digest"] = bytes(info["digest"])
         return info
 
+    def round_state_at(self, round: int, block: int | str) -> RoundState:
+        """The state of ``round`` as of ``block`` (a number, or "latest"/"pending")."""
+        return RoundState(self._sender.call(self.contract.functions.roundState(round), block))
+
     def proposer_of(self, round: int) -> str:
         return str(self._view("proposerOf", round))
 
@@ -143,15 +152,19 @@ class ContractLedger:
         """
         for _ in range(HISTORY_READS):
             closed_meanwhile: list[int] = []
+            # On a node, the events and the open round's state are read at one block, so they agree
+            # (a node's pending block may already hold a vote whose event is not in a mined block
+            # yet). The embedded chain mines each transaction at once: its pending state is current.
+            at_block: int | str = VIEW_BLOCK if self._embedded else self.head()
 
             def state_of(round: int) -> RoundState:
-                state = self.round_state(round)
+                state = self.round_state(round) if self._embedded else self.round_state_at(round, at_block)
                 if state.is_final:  # final, yet its RoundFinalized event was not in the read
                     closed_meanwhile.append(round)
                 return state
 
-            records = fold_history(iter(self._round_events.refresh()), self.deployment.params.initial_digest,
-                                   state_of)
+            events = self._round_events.refresh(None if self._embedded else int(at_block))
+            records = fold_history(iter(events), self.deployment.params.initial_digest, state_of)
             if not closed_meanwhile:
                 return records
         raise LedgerError(f"rounds {closed_meanwhile} kept closing while the history was read "

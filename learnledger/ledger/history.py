@@ -94,9 +94,10 @@ class RoundEventLog:
         self._settled: list[tuple[str, dict[str, Any]]] = []
         self._settled_to = from_block - 1
 
-    def refresh(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every round event from the deployment block to the latest, in chain order."""
-        latest = self._reader.w3.eth.block_number
+    def refresh(self, to_block: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Every round event from the deployment block to ``to_block`` (default: the latest), in
+        chain order."""
+        latest = self._reader.w3.eth.block_number if to_block is None else to_block
         settle_to = max(self._settled_to, latest - self._rescan_blocks)
         if settle_to > self._settled_to:
             self._settled += self._reader.logs(self._settled_to + 1, ROUND_EVENTS, to_block=settle_to)
