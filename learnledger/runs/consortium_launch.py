@@ -16,10 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from learnledger.agents.experiment import Experiment
 from learnledger.runs.launch import LaunchError, LaunchResult, _final_rows, _StoreServer, _stop, _watch
 from learnledger.runs.outputs import RunFolder, summarize
+
+if TYPE_CHECKING:  # web3 is imported only once the consortium runs
+    from learnledger.ledger.client import ContractLedger
 
 AGENT_POLL_S = 2.0
 """The agents' fallback look at the chain; they step on every new block besides (member.BLOCK_CHECK_S)."""
@@ -53,8 +57,12 @@ def launch_on_consortium(
     timeout_s: float | None = None,
     on_round: Callable[[dict[str, object]], None] = lambda row: None,
     on_setup: Callable[[str], None] = lambda line: None,
+    before_stop: Callable[[ContractLedger], None] = lambda observer: None,
 ) -> LaunchResult:
-    """Run ``experiment`` on a fresh consortium of one geth Clique node per group."""
+    """Run ``experiment`` on a fresh consortium of one geth Clique node per group.
+
+    ``before_stop`` is given an observer's ledger after the last round, while the chain still runs
+    (the block benchmark reads the rounds' blocks there)."""
     from learnledger.agents.learner import initial_weights
     from learnledger.ledger.chain import connect
     from learnledger.ledger.client import ContractLedger
@@ -100,6 +108,7 @@ def launch_on_consortium(
                 rows = _watch(observer, by_address, processes, folder, timeout_s, on_round)
             finally:
                 _stop(processes)
+            before_stop(observer)
     finally:
         consortium.stop()
 
