@@ -65,7 +65,6 @@ class ContractLedger:
         self._embedded = embedded
         self._round_events = RoundEventLog(self._events, deployment.block,
                                            rescan_blocks=0 if embedded else RoundEventLog.RESCAN_BLOCKS)
-        self._proposals: dict[int, Proposal] = {}
         self._clock = clock or (lambda: chain_clock(w3))
         self._members: tuple[Member, ...] | None = None
 
@@ -124,13 +123,13 @@ class ContractLedger:
         return str(self._view("proposerOf", round))
 
     def proposal(self, round: int) -> Proposal | None:
-        if round not in self._proposals:  # a proposal never changes once made: read it once
-            for name, args in self._round_events.refresh():
-                if name == "WeightsProposed":
-                    number = int(args["round"])
-                    self._proposals[number] = Proposal(number, args["proposer"], bytes(args["digest"]),
-                                                       args["cid"])
-        return self._proposals.get(round)
+        """The proposal of ``round`` as the chain holds it now (read from the events each time, so a
+        proposal that a reorganisation removed or replaced is never served from memory)."""
+        found = None
+        for name, args in self._round_events.refresh():
+            if name == "WeightsProposed" and int(args["round"]) == round:
+                found = Proposal(round, args["proposer"], bytes(args["digest"]), args["cid"])
+        return found
 
     def current_model(self) -> SharedModel:
         digest, round_ = self._view("currentModel")

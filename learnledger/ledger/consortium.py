@@ -22,12 +22,14 @@ The layout on disk (``directory``)::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,6 +49,14 @@ DEFAULT_PERIOD = 2
 DEFAULT_BALANCE_WEI = 10**24
 """One million ether per funded account: gas for a lifetime of rounds, worth nothing elsewhere."""
 GAS_LIMIT = 30_000_000
+SIGNER_SCRYPT_N = 2**12
+"""scrypt cost of a signer's keystore: geth's "light" setting. A sealing node must open its key
+unattended, so its password file sits beside the keystore and a costlier KDF would protect nothing
+more; it would only make each start slower (the standard 2**18 takes seconds and 256 MiB). Members'
+own keys (`learnledger account new`) use the standard cost."""
+RECOMMIT_S = 1
+"""How often a signer rebuilds the block it is sealing with the transactions that arrived since
+(geth's default is 2 s, its floor 1 s)."""
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 STATE_FILE = "consortium.json"
@@ -249,7 +259,7 @@ class Consortium:
             password = secrets.token_hex(16)
             _write_private(folder / "password", password)
             signer = Account.create()
-            keystore = Account.encrypt(signer.key, password)
+            keystore = Account.encrypt(signer.key, password, kdf="scrypt", iterations=SIGNER_SCRYPT_N)
             _write_private(folder / "keystore" / f"signer-{signer.address}.json", json.dumps(keystore))
             node_key = keys.PrivateKey(secrets.token_bytes(32))
             _write_private(folder / "nodekey", node_key.to_hex().removeprefix("0x"))
@@ -298,19 +308,27 @@ class Consortium:
             "--http", "--http.addr", node.host, "--http.port", str(node.http_port),
             "--http.api", "eth,net,web3,clique,txpool",
             "--http.vhosts", "*",
-            "--authrpc.port", "0", "--ipcdisable",
+            "--authrpc.port", "0", "--ipcpath", str(self.ipc_path(node.index)),
             "--syncmode", "full", "--gcmode", "archive",
             "--cache", "64",
-            "--mine", "--miner.etherbase", node.signer,
+            "--miner.etherbase", node.signer,  # sealing starts over IPC once peered (start_sealing)
             "--unlock", node.signer, "--password", str(folder / "password"),
             "--allow-insecure-unlock",
             "--miner.gasprice", "1", "--txpool.pricelimit", "1",
+            # a sealing block takes in new transactions only at each recommit: at geth's floor (1 s),
+            # a vote that arrives in the first half of a 2 s period still makes the next block
+            "--miner.recommit", f"{RECOMMIT_S}s",
             "--verbosity", "3",
         ]  # fmt: skip
 
     def start(self, detach: bool = False, timeout: float = STARTUP_TIMEOUT) -> Consortium:
-        """Run every node (creating the consortium first if needed) and wait until they all answer,
-        are peered with each other, and the chain grows. ``detach``: let them outlive this process."""
+        """Run every node (creating the consortium first if needed), wait until they all answer and
+        are peered with each other, then let them seal, and wait until the chain grows.
+        ``detach``: let them outlive this process.
+
+        Sealing starts only once every node is peered: a signer that sealed alone at start-up would
+        make its own block at the next height, each of the others theirs, and Clique forbids each of
+        them to sign the block after its own: the chain would stall at that height."""
         record = self.create()
         for node in record.nodes:
             if self._pid_alive(node):
@@ -324,6 +342,26 @@ class Consortium:
             raise
         return self
 
+    def ipc_path(self, index: int) -> Path:
+        """Node ``index``'s IPC socket: its admin door (sealing on and off), open only to this user.
+        Inside the data directory unless that path is too long for a Unix socket."""
+        inside = self.node_dir(index).resolve() / "geth.ipc"
+        if len(str(inside)) < 100:
+            return inside
+        digest = hashlib.sha256(str(inside).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"learnledger-geth-{digest}.ipc"
+
+    def _ipc(self, index: int, method: str, *params: Any) -> Any:
+        from web3 import IPCProvider, Web3
+
+        return _rpc(Web3(IPCProvider(str(self.ipc_path(index)), timeout=10)), method, *params)
+
+    def start_sealing(self, index: int) -> None:
+        self._ipc(index, "miner_start")
+
+    def stop_sealing(self, index: int) -> None:
+        self._ipc(index, "miner_stop")
+
     def _start_node(self, node: NodeRecord, detach: bool) -> None:
         folder = self.node_dir(node.index)
         log = open(folder / "geth.log", "ab")  # noqa: SIM115 - handed to the child
@@ -336,18 +374,21 @@ class Consortium:
         if not detach:  # a detached node is found again by its pid file, and outlives this object
             self._processes[node.index] = process
 
-    def start_node(self, index: int) -> None:
-        """Start node ``index`` again (after ``stop_node``)."""
+    def start_node(self, index: int, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Start node ``index`` again (after ``stop_node``), and let it seal once it has peers."""
         record = self.record or self.load()
         self._start_node(record.nodes[index - 1], detach=False)
+        self.wait_ready(timeout, only=[index])
 
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        """Until every node answers, has every other node as a peer, and has sealed past genesis."""
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT, only: Sequence[int] | None = None) -> None:
+        """Until every node (or those in ``only``) answers and has every other node as a peer; then
+        sealing is switched on, and it waits until each such node's head has moved."""
         from learnledger.ledger.chain import connect
 
         record = self.record or self.load()
+        nodes = [n for n in record.nodes if only is None or n.index in only]
         deadline = time.monotonic() + timeout
-        for node in record.nodes:
+        for node in nodes:
             try:
                 connect(node.rpc_url, timeout=max(1.0, deadline - time.monotonic()))
             except LedgerError:
@@ -356,14 +397,39 @@ class Consortium:
                     f"its log ({self.node_dir(node.index) / 'geth.log'}) ends:\n{self.log_tail(node.index)}"
                 ) from None
         want_peers = len(record.nodes) - 1
+        names = {n.name for n in nodes}
+        self._wait(lambda s: (s.peers or 0) >= want_peers, names, deadline, timeout, "peered")
+        heads = {s.name: s.block or 0 for s in self.status() if s.name in names}
+        for node in nodes:
+            self._wait_unlocked(node, deadline, timeout)
+            self.start_sealing(node.index)
+        self._wait(lambda s: (s.block or 0) > heads.get(s.name, 0), names, deadline, timeout, "sealing")
+
+    def _wait_unlocked(self, node: NodeRecord, deadline: float, timeout: float) -> None:
+        """Until geth has opened ``node``'s signer key: a sealer started before would fail its first
+        block ("authentication needed") and, on an idle chain, never try again."""
         while True:
-            statuses = self.status()
-            lagging = [s for s in statuses if (s.peers or 0) < want_peers or (s.block or 0) < 1]
+            try:  # eth_sign answers only once the key is open ("authentication needed" before)
+                self._ipc(node.index, "eth_sign", node.signer, "0x00")
+                return
+            except ConsortiumError as error:
+                if "authentication" not in str(error) and "unlock" not in str(error):
+                    raise
+            if time.monotonic() >= deadline:
+                raise ConsortiumError(
+                    f"{node.name} did not open its signer key {node.signer} within {timeout:.0f} s: is the "
+                    f"password in {self.node_dir(node.index) / 'password'} the keystore's? Its log ends:\n"
+                    f"{self.log_tail(node.index)}")
+            time.sleep(0.3)
+
+    def _wait(self, ready: Any, names: set[str], deadline: float, timeout: float, what: str) -> None:
+        while True:
+            lagging = [s for s in self.status() if s.name in names and not ready(s)]
             if not lagging:
                 return
             if time.monotonic() >= deadline:
                 described = "; ".join(f"{s.name}: peers {s.peers}, block {s.block}" for s in lagging)
-                raise ConsortiumError(f"the consortium did not come together within {timeout:.0f} s "
+                raise ConsortiumError(f"the consortium's nodes were not {what} within {timeout:.0f} s "
                                       f"({described}); see the nodes' geth.log in {self.directory}")
             time.sleep(0.5)
 

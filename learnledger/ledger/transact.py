@@ -145,8 +145,7 @@ class Transactor:
         recounted = False
         fees = self.fee_caps()
         for _ in range(SEND_ATTEMPTS):
-            if self._nonce is None:
-                self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+            self._nonce = self._next_nonce()
             try:
                 tx_hash = self._sign_and_send(request, self._nonce, fees)
             except LedgerError as error:
@@ -171,6 +170,18 @@ class Transactor:
                     f"({type(error).__name__}: {error}); the next step reads the chain again") from None
         raise LedgerError(f"the node refused the transaction {SEND_ATTEMPTS} times, with fees up to {fees}; "
                           "is its minimum gas price far above the chain's fees (--txpool.pricelimit)?")
+
+    def _next_nonce(self) -> int:
+        """The nonce to send at: the node's count of this account's transactions, pending included,
+        which after a reorganisation that lost one of ours is lower than our own count (and after
+        another sender used the key, higher). The embedded chain mines at once: our count is exact."""
+        if self._simulation_block is None and self._nonce is not None:
+            return self._nonce
+        on_chain = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+        if self._nonce is not None and on_chain < self._nonce:
+            log.warning("%s: the chain counts %d transactions, this process sent %d: a reorganisation "
+                        "lost some; sending at nonce %d", self.address, on_chain, self._nonce, on_chain)
+        return on_chain
 
     def fee_caps(self) -> dict[str, int]:
         """What to offer: EIP-1559 caps from the node's fee history where blocks have a base fee
