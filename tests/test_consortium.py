@@ -98,11 +98,15 @@ def test_three_signers_seal_in_turn_agree_and_run_a_round(tmp_path: Path) -> Non
         ledgers = {address: ContractLedger(w3s[i], deployment, PUBLIC_KEYS[i])
                    for i, address in enumerate(members)}
         drawn = ledgers[members[0]].proposer_of(1)
-        ledgers[drawn].propose(1, b"\x07" * 32, "cid-1")
-        for member in members:
-            if member != drawn:
-                ledgers[member].vote(1, True, 990_000, 980_000)
+        ledgers[drawn].propose(1, b"\x07" * 32, "cid-0123456789012345678901234567890123456789012345678901234")
+        gas = {"propose": ledgers[drawn].last_gas_used}
+        voters = [member for member in members if member != drawn]
+        ledgers[voters[0]].vote(1, True, 990_000, 980_000)
+        gas["vote"] = ledgers[voters[0]].last_gas_used
+        ledgers[voters[1]].vote(1, True, 990_000, 980_000)
         assert all(ledger.round_state(1) is RoundState.ACCEPTED for ledger in ledgers.values())
+        # the protocol's gas goals hold on the London EVM too (a 59-character CID, an ordinary vote)
+        assert gas["vote"] <= 38_000 and gas["propose"] <= 60_000, gas
     statuses_after = [consortium._pid_alive(n) for n in record.nodes]
     assert statuses_after == [False, False, False]
 
