@@ -351,10 +351,18 @@ class Consortium:
         digest = hashlib.sha256(str(inside).encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"learnledger-geth-{digest}.ipc"
 
-    def _ipc(self, index: int, method: str, *params: Any) -> Any:
+    def node_web3(self, index: int, timeout: float = 10.0) -> Any:
+        """A Web3 on node ``index`` over its IPC socket: it works from any network namespace of this
+        machine (a test reads a node cut off from the others), and only for this user."""
         from web3 import IPCProvider, Web3
+        from web3.middleware import ExtraDataToPOAMiddleware
 
-        return _rpc(Web3(IPCProvider(str(self.ipc_path(index)), timeout=10)), method, *params)
+        w3 = Web3(IPCProvider(str(self.ipc_path(index)), timeout=timeout))
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        return w3
+
+    def _ipc(self, index: int, method: str, *params: Any) -> Any:
+        return _rpc(self.node_web3(index), method, *params)
 
     def start_sealing(self, index: int) -> None:
         self._ipc(index, "miner_start")
@@ -383,17 +391,16 @@ class Consortium:
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT, only: Sequence[int] | None = None) -> None:
         """Until every node (or those in ``only``) answers and has every other node as a peer; then
         sealing is switched on, and it waits until each such node's head has moved."""
-        from learnledger.ledger.chain import connect
-
         record = self.record or self.load()
         nodes = [n for n in record.nodes if only is None or n.index in only]
         deadline = time.monotonic() + timeout
         for node in nodes:
-            try:
-                connect(node.rpc_url, timeout=max(1.0, deadline - time.monotonic()))
-            except LedgerError:
+            while not self._answers(node.index):
+                if time.monotonic() < deadline and self._pid_alive(node):
+                    time.sleep(0.3)
+                    continue
                 raise ConsortiumError(
-                    f"{node.name} did not answer at {node.rpc_url} within {timeout:.0f} s; "
+                    f"{node.name} did not answer on {self.ipc_path(node.index)} within {timeout:.0f} s; "
                     f"its log ({self.node_dir(node.index) / 'geth.log'}) ends:\n{self.log_tail(node.index)}"
                 ) from None
         want_peers = len(record.nodes) - 1
@@ -404,6 +411,13 @@ class Consortium:
             self._wait_unlocked(node, deadline, timeout)
             self.start_sealing(node.index)
         self._wait(lambda s: (s.block or 0) > heads.get(s.name, 0), names, deadline, timeout, "sealing")
+
+    def _answers(self, index: int) -> bool:
+        try:
+            self.node_web3(index, timeout=3).eth.block_number
+            return True
+        except Exception:  # no socket yet, or not answering yet
+            return False
 
     def _wait_unlocked(self, node: NodeRecord, deadline: float, timeout: float) -> None:
         """Until geth has opened ``node``'s signer key: a sealer started before would fail its first
@@ -445,12 +459,10 @@ class Consortium:
         """Each node: does it run, its block, its peers, its signer and whether Clique counts it."""
         from web3 import Web3
 
-        from learnledger.ledger.chain import rpc_web3
-
         statuses = []
         for node in (self.record or self.load()).nodes:
             running = self._pid_alive(node)
-            w3 = rpc_web3(node.rpc_url, timeout=3)
+            w3 = self.node_web3(node.index, timeout=3)
             try:
                 block = w3.eth.block_number
                 peers = int(w3.net.peer_count)
