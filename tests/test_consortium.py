@@ -176,3 +176,27 @@ def test_launch_on_a_consortium_runs_each_agent_on_its_own_node(tmp_path: Path) 
         text = path.read_text(errors="replace")
         assert not any(secret in text for secret in secrets_), f"a key leaked into {path}"
     assert not any(Consortium(out / "consortium")._pid_alive(n) for n in Consortium(out / "consortium").load().nodes)
+
+
+@pytest.mark.geth
+@pytest.mark.slow
+@needs_geth
+def test_a_node_whose_key_is_not_a_signer_is_named(tmp_path: Path) -> None:
+    """Node 3 seals with a key the genesis does not list: it follows the chain the two real signers
+    seal but seals nothing, and `consortium status` says so and exits 1."""
+    from eth_account import Account
+
+    consortium = Consortium(tmp_path / "c", nodes=3, period=2)
+    record = consortium.create()
+    outsider = Account.create()
+    password = (consortium.node_dir(3) / "password").read_text()
+    (consortium.node_dir(3) / "keystore" / "outsider.json").write_text(json.dumps(Account.encrypt(outsider.key, password)))
+    record.nodes[2].signer = outsider.address
+    record.save(consortium.state_path)
+    with consortium:
+        statuses = consortium.status()
+        assert [s.is_signer for s in statuses] == [True, True, False]
+        assert outsider.address in (statuses[2].problem or "") and "not a Clique signer" in (statuses[2].problem or "")
+        shown = subprocess.run([sys.executable, "-m", "learnledger.cli.main", "consortium", "status", "--dir",
+                                str(tmp_path / "c")], capture_output=True, text=True, timeout=120)
+        assert shown.returncode == 1 and "not a Clique signer" in shown.stdout

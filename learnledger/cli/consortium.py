@@ -60,6 +60,8 @@ def up(
                   f"{len(record.nodes)} Clique signers; folder {directory}")
     for node in record.nodes:
         console.print(f"  {node.name}  {node.rpc_url}  signer {node.signer}", soft_wrap=True)
+    for problem in (s for s in consortium.status() if s.problem):
+        console.print(f"[bold yellow]warning:[/] {problem.name}: {problem.problem}", soft_wrap=True)
     console.print("`learnledger consortium down` stops it.")
 
 
