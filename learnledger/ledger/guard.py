@@ -10,7 +10,6 @@ artifact leaves as zeros)."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from web3 import Web3
 
@@ -72,6 +71,3 @@ def check_funded(w3: Web3, account: str, what: str = "this member") -> None:
 
 def _digest(code: bytes) -> str:
     return hashlib.sha256(code).hexdigest()[:16]
-
-
-__all__: list[Any] = ["WrongChainError", "check_chain", "check_contract", "check_funded", "code_matches"]
