@@ -58,6 +58,9 @@ RECOMMIT_S = 1
 """How often a signer rebuilds the block it is sealing with the transactions that arrived since
 (geth's default is 2 s, its floor 1 s)."""
 STARTUP_TIMEOUT = 60.0
+START_ATTEMPTS = 3
+STALL_PERIODS = 8
+"""Periods to wait for the first blocks before looking for a start-up fork to undo."""
 STOP_TIMEOUT = 20.0
 STATE_FILE = "consortium.json"
 GENESIS_FILE = "genesis.json"
@@ -307,7 +310,6 @@ class Consortium:
             "--netrestrict", _netrestrict(record),
             "--http", "--http.addr", node.host, "--http.port", str(node.http_port),
             "--http.api", "eth,net,web3,clique,txpool",
-            "--http.vhosts", "*",
             "--authrpc.port", "0", "--ipcpath", str(self.ipc_path(node.index)),
             "--syncmode", "full", "--gcmode", "archive",
             "--cache", "64",
@@ -409,8 +411,32 @@ class Consortium:
         heads = {s.name: s.block or 0 for s in self.status() if s.name in names}
         for node in nodes:
             self._wait_unlocked(node, deadline, timeout)
-            self.start_sealing(node.index)
-        self._wait(lambda s: (s.block or 0) > heads.get(s.name, 0), names, deadline, timeout, "sealing")
+        for attempt in range(1, START_ATTEMPTS + 1):
+            for node in nodes:  # all at once: the in-turn signer's first block then reaches the others
+                self.start_sealing(node.index)  # before their out-of-turn delay lets them seal their own
+            first_try = min(deadline, time.monotonic() + STALL_PERIODS * record.period)
+            try:
+                self._wait(lambda s: (s.block or 0) > heads.get(s.name, 0), names,
+                           deadline if attempt == START_ATTEMPTS else first_try, timeout, "sealing")
+                return
+            except ConsortiumError:
+                if attempt == START_ATTEMPTS or not self._forked_at_start(nodes):
+                    raise
+                self._rewind_to_genesis(nodes)
+
+    def _forked_at_start(self, nodes: Sequence[NodeRecord]) -> bool:
+        """Whether the nodes sit at block 1 or less on different blocks: signers that sealed their own
+        first block before seeing another's, which Clique never resolves (each may not sign the block
+        after its own)."""
+        heads = [self.node_web3(n.index).eth.get_block("latest") for n in nodes]
+        return max(int(h["number"]) for h in heads) <= 1 and len({bytes(h["hash"]) for h in heads}) > 1
+
+    def _rewind_to_genesis(self, nodes: Sequence[NodeRecord]) -> None:
+        """Stop sealing and drop the competing first blocks everywhere; sealing then starts again."""
+        for node in nodes:
+            self.stop_sealing(node.index)
+        for node in nodes:
+            self._ipc(node.index, "debug_setHead", "0x0")
 
     def _answers(self, index: int) -> bool:
         try:
