@@ -6,12 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from learnledger.ledger.consortium import geth_unavailable
 from learnledger.ledger.devnet import ANVIL
 
 needs_anvil = pytest.mark.skipif(
     not ANVIL.exists(), reason=f"anvil is not installed at {ANVIL}: run `npm ci` (scripts/setup.sh)"
 )
 """Marks a test that starts the real anvil devnet from node_modules."""
+
+_GETH_MISSING = geth_unavailable()
+needs_geth = pytest.mark.skipif(_GETH_MISSING is not None, reason=f"no geth here to run a consortium: {_GETH_MISSING}")
+"""Marks a test that runs geth Clique nodes (built by scripts/engines.sh into .engines/bin)."""
 
 TINY = """
 [experiment]

@@ -33,7 +33,8 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     [
         (["--members", "0x12"], "'0x12' is not an address"),
         (["--members", "0x" + "11" * 20, "--names", "a,b"], "2 names for 1 members"),
-        (["--members", "0x" + "11" * 20], "exactly one of --key HEX or --keyfile FILE"),
+        (["--members", "0x" + "11" * 20], "exactly one of --keystore FILE (with --password-file), "
+                                          "--keyfile FILE or --key HEX"),
         (["--members", "0x" + "11" * 20, "--key", "0xnope"], "64 hex digits"),
         (["--members", "0x" + "11" * 20, "--key", FIRST_KEY, "--spec-digest", "abc"], "received: 'abc'"),
     ],

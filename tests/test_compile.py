@@ -68,3 +68,37 @@ def test_compile_errors_are_reported_with_the_compiler_message(tmp_path: Path) -
     broken.write_text(broken.read_text().replace("uint256 private constant BPS", "uint256 private constant BPS BPS"))
     with pytest.raises(LedgerError, match="does not compile"):
         build.build_artifact(compiler, contracts_dir=tmp_path)
+
+
+PUSH0 = 0x5F
+PUSH1, PUSH32 = 0x60, 0x7F
+
+
+def opcodes(code: bytes) -> list[int]:
+    """The opcodes of EVM ``code`` in order, the immediate bytes of PUSH1..PUSH32 skipped."""
+    found, at = [], 0
+    while at < len(code):
+        op = code[at]
+        found.append(op)
+        at += 1 + (op - PUSH1 + 1 if PUSH1 <= op <= PUSH32 else 0)
+    return found
+
+
+def test_the_disassembler_finds_push0_where_it_is() -> None:
+    assert PUSH0 in opcodes(bytes([0x60, 0x5F, 0x5F]))  # PUSH1 0x5f, then a real PUSH0
+    assert PUSH0 not in opcodes(bytes([0x60, 0x5F, 0x61, 0x5F, 0x5F]))  # 0x5f only as push data
+
+
+@pytest.mark.parametrize("path", [ARTIFACT_PATH, build.COMPETITION_ARTIFACT_PATH], ids=lambda p: p.stem)
+def test_artifacts_run_on_london_chains_such_as_clique(path: Path) -> None:
+    """geth Clique (and other proof-of-authority chains) stop at London: no PUSH0 (Shanghai) may appear.
+
+    The metadata trailer (CBOR, its length in the last two bytes) is data, not code: it is cut off.
+    The deployment on a real Clique chain (tests/test_consortium.py) is the end-to-end proof."""
+    artifact = json.loads(path.read_text())
+    assert artifact["settings"]["evmVersion"] in {"london", "paris"}
+    for field in ("bytecode", "deployedBytecode"):
+        code = bytes.fromhex(artifact[field].removeprefix("0x"))
+        trailer = int.from_bytes(code[-2:], "big") + 2
+        assert PUSH0 not in opcodes(code[:-trailer]), (
+            f"{path.name} {field} holds PUSH0: a London chain would reject it")

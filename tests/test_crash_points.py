@@ -45,9 +45,12 @@ EPOCHS = 40
 
 
 def called(deployed: DeployedExperiment, held: HeldTransaction) -> tuple[str, dict[str, object]]:
-    """The contract function and arguments a held (legacy, RLP-encoded) transaction calls."""
-    fields = rlp.decode(bytes.fromhex(held.raw.removeprefix("0x")))
-    function, arguments = deployed.observer.contract.decode_function_input(fields[5])
+    """The contract function and arguments a held transaction calls: EIP-1559 (type 2: 0x02, then
+    [chainId, nonce, tip, feeCap, gas, to, value, data, ...]) or legacy ([nonce, gasPrice, gas, to,
+    value, data, ...])."""
+    raw = bytes.fromhex(held.raw.removeprefix("0x"))
+    data = rlp.decode(raw[1:])[7] if raw[0] == 2 else rlp.decode(raw)[5]
+    function, arguments = deployed.observer.contract.decode_function_input(data)
     return function.fn_name, arguments
 
 

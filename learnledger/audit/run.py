@@ -76,6 +76,7 @@ def audit(
     from_block: int | None = None,
     to_block: int | None = None,
     get_logs: Callable[[dict[str, Any]], list[Any]] | None = None,
+    confirmations: int | None = None,
 ) -> AuditReport:
     """Audit the experiment at ``address``.
 
@@ -87,6 +88,10 @@ def audit(
         from_block: first block to read events from. Default: the deployment block, else 0.
         to_block: last block to read events from. Default: the head (the latest block).
         get_logs: replaces ``eth_getLogs`` (tests break it on purpose).
+        confirmations: audit the chain as it stood ``confirmations`` blocks below the head: events
+            up to that block, and the contract's views at that block too, so rounds newer than it
+            are not audited (nor missed). What a recent reorganisation could still change is left
+            out. Default: none (everything to the head, or to ``to_block``).
 
     Raises:
         ChainUnreachable: the node did not answer. StoreUnreachable: the store did not answer.
@@ -107,8 +112,17 @@ def audit(
     abi = load_artifact().abi
     rpc = Rpc(w3)
     head = head_block(rpc)
+    if confirmations is not None:
+        if confirmations < 0 or to_block is not None:
+            raise AuditInputError("--confirmations is a number of blocks >= 0, and replaces --to-block; "
+                                  f"received: confirmations={confirmations}, to_block={to_block}")
+        head = max(0, head - confirmations)  # the chain as it stood then: events and views alike
     start = from_block if from_block is not None else (deployment.block if deployment else 0)
     end = head if to_block is None else to_block
+    if confirmations is not None and start > end:
+        raise AuditInputError(f"nothing is {confirmations} blocks deep yet: the experiment starts at block "
+                              f"{start} and the chain's head is {head + confirmations}; wait, or ask fewer "
+                              "--confirmations")
     if not 0 <= start <= end <= head:
         raise AuditInputError(f"the block range {start}..{end} is not within the chain (blocks 0..{head}); "
                               "check --from-block/--to-block")

@@ -46,6 +46,10 @@ def audit_command(
     to_block: Optional[int] = typer.Option(None, "--to-block", help="Last block to read events from "
                                            "(default: the latest). Events after it are not read, so the "
                                            "audit fails if the experiment went on."),
+    confirmations: Optional[int] = typer.Option(
+        None, "--confirmations", help="Audit only what is at least N blocks deep: events and the "
+        "contract's state as of N blocks below the head (what a reorganisation could still change is "
+        "left out)."),
     rows_shown: int = typer.Option(40, "--rows", help="Rounds the table shows (the last ones; 0 = all)."),
     experiment: Optional[Path] = typer.Option(
         None, "--experiment", help="The experiment file the contract was deployed from: the report then "
@@ -83,7 +87,7 @@ def audit_command(
         fail("--evaluate needs the weights: pass --store DIR or --ipfs URL", UNREACHABLE)
     try:
         report = audit(w3, contract, record, store=store if verify else None,
-                       from_block=from_block, to_block=to_block)
+                       from_block=from_block, to_block=to_block, confirmations=confirmations)
     except AuditInputError as error:
         fail(str(error), UNREACHABLE)
     except ChainUnreachable as error:
@@ -149,6 +153,9 @@ def audit_command(
             console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
 
     checked = "" if report.verified_files is None else f", {report.verified_files} stored files verified"
+    if confirmations is not None:
+        console.print(f"audited the chain as it stood at block {report.to_block}, {confirmations} blocks "
+                      "below the head: newer blocks, which a reorganisation could still change, are left out")
     if report.ok:
         console.print(f"[green]all checks hold[/]: {len(report.rows)} rounds from blocks "
                       f"{report.from_block}..{report.to_block}{checked}")
@@ -180,6 +187,12 @@ def _connect(deployment: Path | None, rpc: str | None, address: str | None):  # 
              "of a chain that holds the contract", UNREACHABLE)
     try:
         w3 = connect(rpc, timeout=5.0)
+        if record is not None:  # refuse a record of another chain, or another contract, by name
+            from learnledger.ledger.artifact import load_artifact
+            from learnledger.ledger.guard import check_contract
+
+            check_contract(w3, str(address), load_artifact().deployed_bytecode, record.chain_id,
+                           record=str(deployment))
     except LedgerError as error:
         fail(str(error), UNREACHABLE)
     return record, w3, address

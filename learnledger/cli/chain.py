@@ -80,7 +80,12 @@ def deploy_command(
     ),
     initial_cid: str = typer.Option("", "--initial-cid", help="CID of the initial weights."),
     key: Optional[str] = typer.Option(None, "--key", help="Deployer's private key (hex)."),
-    keyfile: Optional[Path] = typer.Option(None, "--keyfile", help="File holding the deployer's private key (hex)."),
+    keyfile: Optional[Path] = typer.Option(None, "--keyfile", help="File holding the deployer's private "
+                                           "key (hex; devnets only)."),
+    keystore: Optional[Path] = typer.Option(None, "--keystore", help="The deployer's v3 keystore "
+                                            "(`learnledger account new`)."),
+    password_file: Optional[Path] = typer.Option(None, "--password-file", help="With --keystore: file "
+                                                 "whose first line is its password (default: prompt)."),
     out: Path = typer.Option(Path("deployment.json"), "--out", help="Where to write the deployment record."),
     as_json: bool = typer.Option(False, "--json", help="Print the deployment record as JSON."),
     experiment: Optional[Path] = typer.Option(
@@ -102,7 +107,9 @@ def deploy_command(
     groups = split_list(names) if names is not None else [f"group-{i + 1}" for i in range(len(roster))]
     if len(groups) != len(roster):
         fail(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
-    secret = read_key(key, keyfile)
+    from learnledger.cli.account import resolve_key
+
+    secret = resolve_key(key, keyfile, keystore, password_file, "the deployer's")
     placeholders = []
     if experiment is not None:
         params = _params_from_experiment(experiment, roster, ipfs, store)
@@ -172,16 +179,16 @@ def split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def parse_addresses(text: str) -> list[str]:
+def parse_addresses(text: str, option: str = "--members") -> list[str]:
     """Checksummed addresses from a comma-separated list; fail naming the first bad one."""
     from eth_utils import is_address, to_checksum_address
 
     items = split_list(text)
     if not items:
-        fail("--members is empty; give 1 to 256 comma-separated addresses")
+        fail(f"{option} is empty; give 1 to 256 comma-separated addresses")
     for item in items:
         if not is_address(item):
-            fail(f"--members: {item!r} is not an address (expected 0x and 40 hex digits)")
+            fail(f"{option}: {item!r} is not an address (expected 0x and 40 hex digits)")
     return [to_checksum_address(item) for item in items]
 
 

@@ -22,7 +22,10 @@ compete_app = typer.Typer(help="Compete models on one task; the best is chosen o
 COMPETITION = typer.Option(Path("competition.json"), "--competition", help="The competition record "
                            "written by `compete deploy`.")
 KEY = typer.Option(None, "--key", help="This group's private key (hex).")
-KEYFILE = typer.Option(None, "--keyfile", help="File holding this group's private key (hex).")
+KEYFILE = typer.Option(None, "--keyfile", help="File holding this group's private key (hex; devnets only).")
+KEYSTORE = typer.Option(None, "--keystore", help="This group's v3 keystore (`learnledger account new`).")
+PASSWORD_FILE = typer.Option(None, "--password-file", help="With --keystore: file whose first line is "
+                             "its password (default: prompt).")
 IPFS = typer.Option(None, "--ipfs", help="Kubo RPC URL of the store (default: the embedded store).")
 STORE = typer.Option(None, "--store", help="Embedded store folder (when no --ipfs).")
 
@@ -59,9 +62,10 @@ def _names(option: str, text: Optional[str], count: int, prefix: str) -> list[st
     return names
 
 
-def _client(competition: Path, key: Optional[str], keyfile: Optional[Path], rpc: Optional[str] = None) -> Any:
+def _client(competition: Path, key: Optional[str], keyfile: Optional[Path], rpc: Optional[str] = None,
+            keystore: Optional[Path] = None, password_file: Optional[Path] = None) -> Any:
     """A CompetitionClient for the record's chain, signing with the given key."""
-    from learnledger.cli.chain import read_key
+    from learnledger.cli.account import resolve_key
     from learnledger.competition.client import CompetitionClient, CompetitionDeployment
     from learnledger.ledger.api import LedgerError
     from learnledger.ledger.chain import connect
@@ -71,7 +75,8 @@ def _client(competition: Path, key: Optional[str], keyfile: Optional[Path], rpc:
         url = rpc or deployment.rpc_url
         if not url:
             fail(f"{competition} names no RPC URL; give --rpc")
-        secret = read_key(key, keyfile) if (key or keyfile) else READER_KEY
+        secret = (resolve_key(key, keyfile, keystore, password_file, "this group's")
+                  if (key or keyfile or keystore) else READER_KEY)
         return CompetitionClient(connect(url), deployment, secret)
     except LedgerError as error:
         fail(str(error))
@@ -92,11 +97,13 @@ def deploy_command(
     reveal_window: int = typer.Option(3600, "--reveal-window", help="Seconds after that to reveal them."),
     key: Optional[str] = KEY,
     keyfile: Optional[Path] = KEYFILE,
+    keystore: Optional[Path] = KEYSTORE,
+    password_file: Optional[Path] = PASSWORD_FILE,
     out: Path = typer.Option(Path("competition.json"), "--out", help="Where to write the competition record."),
 ) -> None:
     """Deploy a competition's contract and write competition.json."""
     from learnledger.agents.models import METRICS
-    from learnledger.cli.chain import read_key
+    from learnledger.cli.account import resolve_key
     from learnledger.competition.client import CompetitionParams, deploy_competition
     from learnledger.ledger.api import LedgerError
     from learnledger.ledger.chain import connect
@@ -113,7 +120,7 @@ def deploy_command(
         evaluator_names=tuple(_names("--evaluator-names", evaluator_names, len(evaluator_list), "evaluator")),
         entry_window=entry_window, commit_window=commit_window, reveal_window=reveal_window,
     )
-    secret = read_key(key, keyfile)
+    secret = resolve_key(key, keyfile, keystore, password_file, "the deployer's")
     try:
         deployment = deploy_competition(connect(rpc), secret, params, rpc_url=rpc)
         deployment.save(out)
@@ -132,6 +139,8 @@ def enter_command(
     competition: Path = COMPETITION,
     key: Optional[str] = KEY,
     keyfile: Optional[Path] = KEYFILE,
+    keystore: Optional[Path] = KEYSTORE,
+    password_file: Optional[Path] = PASSWORD_FILE,
     ipfs: Optional[str] = IPFS,
     store: Optional[Path] = STORE,
 ) -> None:
@@ -149,7 +158,7 @@ def enter_command(
         fail(f"cannot read {error.filename!r}: {error.strerror}")
     except SpecError as error:
         fail(f"--spec {str(spec)!r}: {error}", 2)
-    client = _client(competition, key, keyfile)
+    client = _client(competition, key, keyfile, keystore=keystore, password_file=password_file)
     try:
         index = submit_entry(client, open_store(ipfs, store), parsed, weight_bytes)
     except (LedgerError, StoreError) as error:
@@ -167,6 +176,8 @@ def evaluate_command(
     competition: Path = COMPETITION,
     key: Optional[str] = KEY,
     keyfile: Optional[Path] = KEYFILE,
+    keystore: Optional[Path] = KEYSTORE,
+    password_file: Optional[Path] = PASSWORD_FILE,
     ipfs: Optional[str] = IPFS,
     store: Optional[Path] = STORE,
 ) -> None:
@@ -186,7 +197,7 @@ def evaluate_command(
         fail(f"--test {str(test)!r} is not an .npz with arrays x and y ({error})", 2)
     if split.x.ndim == 3:
         split = Split(split.x[..., None], split.y)
-    client = _client(competition, key, keyfile)
+    client = _client(competition, key, keyfile, keystore=keystore, password_file=password_file)
     try:
         evaluator = Evaluator(client, open_store(ipfs, store), split, memo_path=memo)
         done = evaluator.step()
@@ -209,11 +220,13 @@ def finalize_command(
     competition: Path = COMPETITION,
     key: Optional[str] = KEY,
     keyfile: Optional[Path] = KEYFILE,
+    keystore: Optional[Path] = KEYSTORE,
+    password_file: Optional[Path] = PASSWORD_FILE,
 ) -> None:
     """Compute the medians and the winner on-chain (anyone, after the reveal window)."""
     from learnledger.ledger.api import LedgerError
 
-    client = _client(competition, key, keyfile)
+    client = _client(competition, key, keyfile, keystore=keystore, password_file=password_file)
     try:
         client.finalize()
     except LedgerError as error:

@@ -93,7 +93,11 @@ def agent(
     deployment: Annotated[Path, typer.Option(help="deployment.json written by deploy, run or launch.")],
     group: Annotated[str, typer.Option(help="This research group's name on the roster.")],
     key: Annotated[Optional[str], typer.Option(help="Private key (hex). Prefer --keyfile.")] = None,
-    keyfile: Annotated[Optional[Path], typer.Option(help="File whose first line is the private key.")] = None,
+    keyfile: Annotated[Optional[Path], typer.Option(
+        help="File whose first line is the private key (hex; devnets only).")] = None,
+    keystore: Annotated[Optional[Path], typer.Option(help="This group's v3 keystore.")] = None,
+    password_file: Annotated[Optional[Path], typer.Option(
+        help="With --keystore: file whose first line is its password (default: prompt).")] = None,
     rpc: Annotated[Optional[str], typer.Option(help="JSON-RPC URL. Default: the deployment's.")] = None,
     ipfs: Annotated[Optional[str], typer.Option(
         help="Kubo RPC URL of an IPFS node (or `learnledger store serve`). Default: the embedded store.")] = None,
@@ -118,7 +122,7 @@ def agent(
             fail(f"{flag} must be a number of seconds above 0; received: {seconds}", 2)
     if keep_rejected < 0:
         fail(f"--keep-rejected must be a number of rounds, 0 or more; received: {keep_rejected}", 2)
-    from learnledger.cli.chain import read_key
+    from learnledger.cli.account import resolve_key
     from learnledger.runs.member import MemberConfig, MemberSetupError
 
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
@@ -132,7 +136,7 @@ def agent(
 
     try:
         config = MemberConfig(deployment=deployment, group=group,
-                              key=read_key(key, keyfile, whose=f"group {group}'s"),
+                              key=resolve_key(key, keyfile, keystore, password_file, f"group {group}'s"),
                               rpc_url=rpc, ipfs_url=ipfs, store_dir=store, experiment=experiment,
                               data=data, log_file=log, poll_s=poll,
                               pins=PinPolicy(keep_rejected) if ipfs is not None else None)
@@ -163,6 +167,10 @@ def launch(
     ipfs_per_lab: Annotated[bool, typer.Option(
         "--ipfs-per-lab", help="One private kubo node per group, connected to each other, instead of "
                                "one shared store server (needs kubo: scripts/engines.sh).")] = False,
+    consortium: Annotated[bool, typer.Option(
+        "--consortium", help="Run on a geth Clique consortium, one node per group, each agent on its "
+        "own group's node with its own keystore (needs scripts/engines.sh), instead of anvil.")] = False,
+    period: Annotated[int, typer.Option(help="With --consortium: seconds between blocks.")] = 2,
 ) -> None:
     """Start a devnet and a store server, deploy, and run one agent process per group to the end."""
     experiment = _load_experiment(experiment_file)
@@ -170,12 +178,28 @@ def launch(
     from learnledger.runs.launch import LaunchError, launch_experiment
     from learnledger.store.api import StoreError
 
-    console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on anvil, "
+    if period < 1:
+        fail(f"--period must be at least 1 second; received: {period}", 2)
+    if consortium and ipfs_per_lab:
+        fail("--consortium and --ipfs-per-lab cannot be combined yet: the consortium launch uses one "
+             "shared store server; run one of the two", 2)
+    chain = f"a {len(experiment.learners)}-node geth Clique consortium" if consortium else "anvil"
+    console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on {chain}, "
                   f"{experiment.rounds} rounds -> {out}")
     with _round_progress(experiment.rounds) as (on_round, on_setup):
         try:
-            result = launch_experiment(experiment, out, timeout_s=timeout,
-                                       on_round=on_round, on_setup=on_setup, ipfs_per_lab=ipfs_per_lab)
+            if consortium:
+                from learnledger.ledger.api import LedgerError
+                from learnledger.runs.consortium_launch import launch_on_consortium
+
+                try:
+                    result = launch_on_consortium(experiment, out, period=period, timeout_s=timeout,
+                                                  on_round=on_round, on_setup=on_setup)
+                except LedgerError as error:
+                    fail(str(error), 2 if "not built" in str(error) else 1)
+            else:
+                result = launch_experiment(experiment, out, timeout_s=timeout, on_round=on_round,
+                                           on_setup=on_setup, ipfs_per_lab=ipfs_per_lab)
         except LaunchError as error:
             fail(str(error), 1)
         except StoreError as error:  # kubo missing, or a node that would not start

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from learnledger.cli import audit, chain, compete, data, experiment, ipfs, store, watch
+from learnledger.cli import (account, audit, chain, compete, consortium, data, experiment, ipfs,
+                             store, watch)
 from learnledger.cli.console import CliError, exit_with
 
 app = typer.Typer(
@@ -15,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for family in (chain, store, ipfs, data, experiment, audit, watch, compete):
+for family in (chain, consortium, account, store, ipfs, data, experiment, audit, watch, compete):
     family.register(app)
 
 

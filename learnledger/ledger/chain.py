@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.middleware import ExtraDataToPOAMiddleware
 
 from learnledger.ledger.api import LedgerError
 
@@ -90,11 +91,21 @@ class _ClockedTesterProvider(EthereumTesterProvider):
         return super().make_request(method, params)
 
 
+def rpc_web3(rpc_url: str, timeout: float = 10.0) -> Web3:
+    """A Web3 on ``rpc_url`` (not yet asked anything) that reads proof-of-authority blocks too.
+
+    A Clique block carries its signers and seal in a longer extraData than the 32 bytes web3 allows
+    by default; the POA middleware moves it aside, and changes nothing on other chains."""
+    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
 def connect(rpc_url: str, timeout: float = 10.0) -> Web3:
     """A Web3 on ``rpc_url`` that has answered once; LedgerError if nothing answers there."""
     if not rpc_url.startswith(("http://", "https://")):
         raise LedgerError(f"an RPC URL starts with http:// or https://, received: {rpc_url!r}")
-    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    w3 = rpc_web3(rpc_url, timeout)
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -19,6 +19,7 @@ from learnledger.ledger.api import (
 from learnledger.ledger.artifact import load_artifact
 from learnledger.ledger.chain import chain_clock
 from learnledger.ledger.errors import RevertDecoder
+from learnledger.ledger.guard import check_contract
 from learnledger.ledger.history import EventReader, RoundEventLog, fold_history
 from learnledger.ledger.params import Deployment
 from learnledger.ledger.transact import Transactor
@@ -33,6 +34,9 @@ HISTORY_READS = 3
 
 class ContractLedger:
     """One member's typed client of a deployed experiment (implements ``api.Ledger``).
+
+    On construction it checks that ``w3`` serves the record's chain and that the contract there is
+    this artifact's (``guard.check_contract``), and refuses otherwise.
 
     Args:
         w3: a connection to the chain holding ``deployment``.
@@ -51,15 +55,16 @@ class ContractLedger:
         clock: Callable[[], float] | None = None,
     ) -> None:
         artifact = load_artifact()
+        check_contract(w3, deployment.address, artifact.deployed_bytecode, deployment.chain_id)
         self.w3 = w3
         self.deployment = deployment
         self.contract = w3.eth.contract(address=deployment.address, abi=artifact.abi)
         self._sender = Transactor(w3, key, RevertDecoder(artifact.abi))
         self._events = EventReader(w3, deployment.address, artifact.abi)
         embedded = isinstance(w3.provider, EthereumTesterProvider)  # no reorgs to follow there
+        self._embedded = embedded
         self._round_events = RoundEventLog(self._events, deployment.block,
                                            rescan_blocks=0 if embedded else RoundEventLog.RESCAN_BLOCKS)
-        self._proposals: dict[int, Proposal] = {}
         self._clock = clock or (lambda: chain_clock(w3))
         self._members: tuple[Member, ...] | None = None
 
@@ -71,6 +76,10 @@ class ContractLedger:
 
     def _view(self, name: str, *args: Any) -> Any:
         return self._sender.call(getattr(self.contract.functions, name)(*args), VIEW_BLOCK)
+
+    def head(self) -> int:
+        """The number of the chain's latest block: one cheap call, to react to new blocks."""
+        return int(self.w3.eth.block_number)
 
     def members(self) -> tuple[Member, ...]:
         """The roster with group names, read once from the registration events (it never changes)."""
@@ -106,17 +115,21 @@ class ContractLedger:
         info["digest"] = bytes(info["digest"])
         return info
 
+    def round_state_at(self, round: int, block: int | str) -> RoundState:
+        """The state of ``round`` as of ``block`` (a number, or "latest"/"pending")."""
+        return RoundState(self._sender.call(self.contract.functions.roundState(round), block))
+
     def proposer_of(self, round: int) -> str:
         return str(self._view("proposerOf", round))
 
     def proposal(self, round: int) -> Proposal | None:
-        if round not in self._proposals:  # a proposal never changes once made: read it once
-            for name, args in self._round_events.refresh():
-                if name == "WeightsProposed":
-                    number = int(args["round"])
-                    self._proposals[number] = Proposal(number, args["proposer"], bytes(args["digest"]),
-                                                       args["cid"])
-        return self._proposals.get(round)
+        """The proposal of ``round`` as the chain holds it now (read from the events each time, so a
+        proposal that a reorganisation removed or replaced is never served from memory)."""
+        found = None
+        for name, args in self._round_events.refresh():
+            if name == "WeightsProposed" and int(args["round"]) == round:
+                found = Proposal(round, args["proposer"], bytes(args["digest"]), args["cid"])
+        return found
 
     def current_model(self) -> SharedModel:
         digest, round_ = self._view("currentModel")
@@ -138,15 +151,19 @@ class ContractLedger:
         """
         for _ in range(HISTORY_READS):
             closed_meanwhile: list[int] = []
+            # On a node, the events and the open round's state are read at one block, so they agree
+            # (a node's pending block may already hold a vote whose event is not in a mined block
+            # yet). The embedded chain mines each transaction at once: its pending state is current.
+            at_block: int | str = VIEW_BLOCK if self._embedded else self.head()
 
             def state_of(round: int) -> RoundState:
-                state = self.round_state(round)
+                state = self.round_state(round) if self._embedded else self.round_state_at(round, at_block)
                 if state.is_final:  # final, yet its RoundFinalized event was not in the read
                     closed_meanwhile.append(round)
                 return state
 
-            records = fold_history(iter(self._round_events.refresh()), self.deployment.params.initial_digest,
-                                   state_of)
+            events = self._round_events.refresh(None if self._embedded else int(at_block))
+            records = fold_history(iter(events), self.deployment.params.initial_digest, state_of)
             if not closed_meanwhile:
                 return records
         raise LedgerError(f"rounds {closed_meanwhile} kept closing while the history was read "

@@ -26,9 +26,14 @@ from learnledger.ledger.artifact import ARTIFACT_PATH, CONTRACT_NAME, CONTRACTS_
 SOLC_VERSION = "0.8.37"
 """The pinned compiler; package.json pins the same solcjs."""
 
-EVM_VERSION = "prague"
-"""The newest fork both chains run: eth-tester (py-evm 0.12) starts at Prague, anvil 1.7 runs it.
-prevrandao needs at least Paris; Osaka would let solc emit opcodes py-evm does not know."""
+EVM_VERSION = "paris"
+"""The EVM the artifacts target: the newest without PUSH0, so that every chain a consortium is
+likely to run accepts the code. geth Clique stops at London (clique refuses Shanghai), Besu and
+Quorum proof-of-authority networks often do too; Paris added no opcode London lacks (it only
+renamed DIFFICULTY to PREVRANDAO, which a London chain answers with the block's difficulty), and
+newer forks (eth-tester's Prague, anvil's) run older code unchanged. Shanghai would emit PUSH0,
+which a London chain rejects as an invalid opcode. Cost of the older target, measured on a
+5-member round: see docs/gas.md."""
 
 OPTIMIZER_RUNS = 10_000
 """One deployment, then many rounds of calls: optimise for the calls. Measured with the IR

@@ -21,11 +21,14 @@ from types import TracebackType
 from learnledger.ledger.api import LedgerError
 from learnledger.ledger.artifact import REPO_ROOT
 from learnledger.ledger.chain import connect
-from learnledger.ledger.compile import EVM_VERSION
 
 ANVIL = REPO_ROOT / "node_modules" / ".bin" / "anvil"
 DEVNET_MNEMONIC = "test test test test test test test test test test test junk"
 """anvil's (and Hardhat's) public test mnemonic. PUBLIC: never hold real value with it."""
+
+DEVNET_HARDFORK = "prague"
+"""The fork anvil runs: the newest one eth-tester (py-evm 0.12) also runs, so both devnets price
+gas alike. The artifacts target an older EVM (compile.EVM_VERSION), which newer forks run unchanged."""
 
 STARTUP_TIMEOUT = 30.0
 STATE_INTERVAL = 5
@@ -127,7 +130,7 @@ class Devnet:
             "--host", self.host,
             "--port", str(self.port),
             "--accounts", str(self.account_count),
-            "--hardfork", EVM_VERSION,
+            "--hardfork", DEVNET_HARDFORK,
         ]  # fmt: skip
         if self.block_time is not None:
             command += ["--block-time", str(self.block_time)]

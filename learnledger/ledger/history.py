@@ -84,6 +84,9 @@ class RoundEventLog:
     re-reading from the deployment block at each step made an experiment's chain time grow with the
     square of its length. The last ``rescan_blocks`` blocks are read again at each refresh, so a
     short reorganisation of the chain's tip is followed, not cached (an embedded chain has none).
+    A deeper one is caught by the hash of the last settled block: when the chain no longer holds
+    that block, everything is read again from the deployment block (``reorgs`` counts these), so the
+    log never keeps an event that a reorganisation removed.
     """
 
     RESCAN_BLOCKS = 12
@@ -91,17 +94,33 @@ class RoundEventLog:
     def __init__(self, reader: EventReader, from_block: int, rescan_blocks: int = RESCAN_BLOCKS) -> None:
         self._reader = reader
         self._rescan_blocks = rescan_blocks
+        self._from_block = from_block
         self._settled: list[tuple[str, dict[str, Any]]] = []
         self._settled_to = from_block - 1
+        self._settled_hash: bytes | None = None
+        self.reorgs = 0
 
-    def refresh(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every round event from the deployment block to the latest, in chain order."""
-        latest = self._reader.w3.eth.block_number
+    def refresh(self, to_block: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Every round event from the deployment block to ``to_block`` (default: the latest), in
+        chain order, as the chain holds them now."""
+        w3 = self._reader.w3
+        latest = w3.eth.block_number if to_block is None else to_block
+        if self._rescan_blocks and self._settled_hash is not None and self._block_hash(self._settled_to) != self._settled_hash:
+            self._settled, self._settled_to, self._settled_hash = [], self._from_block - 1, None
+            self.reorgs += 1
         settle_to = max(self._settled_to, latest - self._rescan_blocks)
         if settle_to > self._settled_to:
             self._settled += self._reader.logs(self._settled_to + 1, ROUND_EVENTS, to_block=settle_to)
             self._settled_to = settle_to
+            if self._rescan_blocks:
+                self._settled_hash = self._block_hash(settle_to)
         return self._settled + list(self._reader.logs(self._settled_to + 1, ROUND_EVENTS, to_block=latest))
+
+    def _block_hash(self, number: int) -> bytes | None:
+        try:
+            return bytes(self._reader.w3.eth.get_block(number)["hash"])
+        except Exception:  # the block is gone (a rollback below it): not the block we settled
+            return None
 
 
 def fold_history(

@@ -1,4 +1,5 @@
-"""Send one account's transactions: simulate, sign locally, keep the nonce, wait, explain reverts.
+"""Send one account's transactions: simulate, sign locally, keep the nonce, pay EIP-1559 fees,
+wait (replacing a transaction not mined in time), explain reverts.
 
 Every transaction is first simulated (``eth_estimateGas``), which both sizes its gas and, when the
 contract would refuse, returns the revert data without spending anything: the refusal is raised
@@ -9,11 +10,13 @@ on chain (another member's transaction got in first) is replayed as a call to na
 from __future__ import annotations
 
 import ast
+import logging
+import time
 from typing import Any
 
 from eth_account import Account
 from web3 import EthereumTesterProvider, Web3
-from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from learnledger.ledger.api import ContractRevert, LedgerError
 from learnledger.ledger.errors import RevertDecoder
@@ -22,7 +25,21 @@ GAS_MARGIN = 150_000
 """Added to the estimate. The state can change between simulation and mining: a vote estimated
 as an ordinary one may land as the last one, which also finalizes and opens the next round."""
 
+log = logging.getLogger(__name__)
+
 RECEIPT_TIMEOUT = 120.0
+RECEIPT_POLL_S = 0.2
+
+REPLACE_AFTER_BLOCKS = 3
+"""A transaction not mined this many blocks after it was sent is replaced: same nonce, fees raised by
+``FEE_BUMP`` (or to a fresh estimate if higher); one the node dropped is sent again."""
+FEE_BUMP = 1.125
+"""Nodes accept a replacement only if it pays at least 10% more (geth's txpool.pricebump)."""
+SEND_ATTEMPTS = 4
+FEE_HISTORY_BLOCKS = 5
+TIP_PERCENTILE = 50
+MIN_TIP_WEI = 10**9
+"""1 gwei: the tip geth's transaction pool asks by default (--txpool.pricelimit)."""
 
 EMBEDDED_CALL_GAS = 30_000_000
 """Gas limit of a transaction to a contract on the embedded chain, where it is simulated by one
@@ -77,6 +94,8 @@ class Transactor:
         self._nonce: int | None = None
         self._chain_id: int | None = None
         self.last_gas_used = 0
+        self.replacements = 0
+        """Transactions replaced or re-sent because they were not mined in time (the fee test reads it)."""
         # Simulate in the block the transaction will land in, so its clock (deadlines) is the one
         # the transaction meets. eth-tester refuses "pending" but already simulates there.
         self._simulation_block: str | None = (
@@ -118,32 +137,136 @@ class Transactor:
         return receipt
 
     def _send_signed(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Sign and send ``request`` and wait for its receipt, replacing it (same nonce, higher fee)
+        when it is not mined within ``REPLACE_AFTER_BLOCKS`` blocks, and re-sending it when the
+        node dropped it (a full pool, a reorganisation that lost it)."""
         if self._chain_id is None:
             self._chain_id = self.w3.eth.chain_id
-        for attempt in (1, 2):
-            if self._nonce is None:
-                self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
-            transaction = dict(
-                request, nonce=self._nonce, chainId=self._chain_id, gasPrice=self.w3.eth.gas_price
-            )
-            signed = self._account.sign_transaction(transaction)
+        recounted = False
+        fees = self.fee_caps()
+        for _ in range(SEND_ATTEMPTS):
+            self._nonce = self._next_nonce()
             try:
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            except Exception as error:
+                tx_hash = self._sign_and_send(request, self._nonce, fees)
+            except LedgerError as error:
                 message = str(error).lower()
-                if attempt == 1 and ("nonce" in message or "already known" in message):
+                if not recounted and ("nonce" in message or "already known" in message):
+                    recounted = True
                     self._nonce = None  # someone else used this key: count again from the chain
                     continue
-                raise LedgerError(f"the node refused the transaction: {error}") from None
+                if any(word in message for word in ("base fee", "underpriced", "fee cap", "feecap")):
+                    fees = bump_fees(fees, self.fee_caps())  # the fees rose since we looked: offer more
+                    continue
+                raise
+            nonce = self._nonce
             self._nonce += 1
             try:
-                return dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT))
-            except Exception as error:
+                return self._wait(request, nonce, fees, tx_hash)
+            except LedgerError:
+                raise
+            except Exception as error:  # the node stopped answering while we waited
                 raise LedgerError(
-                    f"transaction {tx_hash.hex()} was sent but no receipt came within "
-                    f"{RECEIPT_TIMEOUT:.0f} s ({error}); is the chain mining?"
-                ) from None
-        raise LedgerError("unreachable")  # pragma: no cover
+                    f"transaction {tx_hash.hex()} was sent but could not be followed to a receipt "
+                    f"({type(error).__name__}: {error}); the next step reads the chain again") from None
+        raise LedgerError(f"the node refused the transaction {SEND_ATTEMPTS} times, with fees up to {fees}; "
+                          "is its minimum gas price far above the chain's fees (--txpool.pricelimit)?")
+
+    def _next_nonce(self) -> int:
+        """The nonce to send at: the node's count of this account's transactions, pending included,
+        which after a reorganisation that lost one of ours is lower than our own count (and after
+        another sender used the key, higher). The embedded chain mines at once: our count is exact."""
+        if self._simulation_block is None and self._nonce is not None:
+            return self._nonce
+        on_chain = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+        if self._nonce is not None and on_chain < self._nonce:
+            log.warning("%s: the chain counts %d transactions, this process sent %d: a reorganisation "
+                        "lost some; sending at nonce %d", self.address, on_chain, self._nonce, on_chain)
+        return on_chain
+
+    def fee_caps(self) -> dict[str, int]:
+        """What to offer: EIP-1559 caps from the node's fee history where blocks have a base fee
+        (``maxFeePerGas`` = twice the next block's base fee plus the tip, so six full blocks in a
+        row of rising fees still leave it minable), else a legacy ``gasPrice``."""
+        if self._simulation_block is None:  # the embedded chain: legacy pricing, mined at once
+            return {"gasPrice": int(self.w3.eth.gas_price)}
+        history = self.w3.eth.fee_history(FEE_HISTORY_BLOCKS, "latest", [TIP_PERCENTILE])
+        base_fees = history.get("baseFeePerGas") or []
+        if not base_fees or base_fees[-1] is None:
+            return {"gasPrice": int(self.w3.eth.gas_price)}
+        rewards = sorted(int(r[0]) for r in history.get("reward") or [] if r)
+        tip = max(MIN_TIP_WEI, rewards[len(rewards) // 2] if rewards else 0)
+        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * int(base_fees[-1]) + tip}
+
+    def _sign_and_send(self, request: dict[str, Any], nonce: int, fees: dict[str, int]) -> bytes:
+        transaction = dict(request, nonce=nonce, chainId=self._chain_id, **fees)
+        signed = self._account.sign_transaction(transaction)
+        try:
+            return bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        except Exception as error:
+            raise LedgerError(f"the node refused the transaction (nonce {nonce}): {error}") from None
+
+    def _wait(self, request: dict[str, Any], nonce: int, fees: dict[str, int], tx_hash: bytes) -> dict[str, Any]:
+        """The receipt of whichever of this nonce's transactions is mined; replace or re-send on the way."""
+        sent = [tx_hash]
+        if self._simulation_block is None:  # the embedded chain mines at once
+            return dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT))
+        deadline = time.monotonic() + RECEIPT_TIMEOUT
+        sent_at = self.w3.eth.block_number
+        while time.monotonic() < deadline:
+            for candidate in reversed(sent):
+                receipt = self._receipt(candidate)
+                if receipt is not None:
+                    return receipt
+            head = self.w3.eth.block_number
+            if head - sent_at >= REPLACE_AFTER_BLOCKS:
+                nonce, fees = self._resend(request, nonce, fees, sent)
+                sent_at = head
+            time.sleep(RECEIPT_POLL_S)
+        raise LedgerError(
+            f"transaction {sent[-1].hex()} (nonce {nonce}, {len(sent) - 1} replacement(s)) was sent but "
+            f"no receipt came within {RECEIPT_TIMEOUT:.0f} s; is the chain making blocks?")
+
+    def _receipt(self, tx_hash: bytes) -> dict[str, Any] | None:
+        try:
+            return dict(self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    def _resend(self, request: dict[str, Any], nonce: int, fees: dict[str, int],
+                sent: list[bytes]) -> tuple[int, dict[str, int]]:
+        """Not mined for a while: replace it at the same nonce with bumped fees, or re-send it at the
+        account's next nonce when the chain lost an earlier one. Returns the nonce and fees used."""
+        mined_nonce = self.w3.eth.get_transaction_count(self.address, "latest")
+        if mined_nonce > nonce:  # our nonce got used, yet by none of ours that we can see: look again
+            for candidate in sent:
+                if self._receipt(candidate) is not None:
+                    return nonce, fees
+            raise LedgerError(
+                f"nonce {nonce} of {self.address} was used by a transaction this process did not send "
+                "(is the key used elsewhere at the same time?); the action will be retried from the chain")
+        if mined_nonce < nonce:  # an earlier transaction was lost (a reorganisation, a dropped one)
+            log.warning("nonce %d of %s is not mined and earlier nonces are missing: re-sending at nonce %d",
+                        nonce, self.address, mined_nonce)
+            nonce = mined_nonce
+            self._nonce = nonce + 1
+        dropped = self._pool_lookup(sent[-1]) is None
+        bumped = bump_fees(fees, self.fee_caps())
+        log.warning("transaction %s (nonce %d) not mined within %d blocks%s: %s with %s",
+                    sent[-1].hex(), nonce, REPLACE_AFTER_BLOCKS, " and dropped by the node" if dropped else "",
+                    "re-sending" if dropped else "replacing it", bumped)
+        try:
+            sent.append(self._sign_and_send(request, nonce, bumped))
+            self.replacements += 1
+        except LedgerError as error:  # e.g. "replacement underpriced": bump more at the next try
+            log.warning("%s", error)
+        return nonce, bumped
+
+    def _pool_lookup(self, tx_hash: bytes) -> dict[str, Any] | None:
+        try:
+            return dict(self.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
 
     def _explain_failed(self, request: dict[str, Any], receipt: dict[str, Any]) -> LedgerError:
         """Replay a transaction that reverted on chain to learn which error it hit."""
@@ -173,3 +296,9 @@ class Transactor:
         if isinstance(error, (ContractLogicError, Web3RPCError)):
             return LedgerError(f"the chain refused while {doing}: {error}")
         return LedgerError(f"failed while {doing}: {type(error).__name__}: {error}")
+
+
+def bump_fees(old: dict[str, int], fresh: dict[str, int]) -> dict[str, int]:
+    """Fees for a replacement: at least ``FEE_BUMP`` above the old ones in every field (nodes refuse
+    a replacement that is not at least 10% dearer), and no less than a fresh estimate."""
+    return {name: max(int(value * FEE_BUMP) + 1, fresh.get(name, 0)) for name, value in old.items()}

@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 RETRY_LIMIT_S = 30.0
 """Longest pause between attempts while the chain or the store is unreachable."""
 
+BLOCK_CHECK_S = 0.1
+"""Seconds between looks at the chain's head (one eth_blockNumber) while an agent waits: the state an
+agent acts on changes only with a new block, so it steps as soon as one arrives, and otherwise only
+every ``poll_s`` (deadlines pass with the clock even when no block comes, as on an idle devnet)."""
+
 
 class MemberSetupError(Exception):
     """The agent cannot start: a bad key, a group not on the roster, a spec that does not verify..."""
@@ -54,6 +59,7 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
     """Connect to the chain and the store, verify the experiment, load the data, build the agent."""
     from learnledger.ledger.chain import connect
     from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.guard import check_funded
     from learnledger.ledger.params import Deployment
 
     deployment = Deployment.load(config.deployment)
@@ -68,6 +74,7 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
             f"the key given signs as {ledger.account}, but group {config.group!r} is "
             f"{params.members[index]} on the roster; use that group's key"
         )
+    check_funded(ledger.w3, ledger.account, f"group {config.group}")
     on_chain_spec = ledger.contract.functions.specDigest().call()
     if bytes(on_chain_spec) != params.spec_digest:
         raise MemberSetupError(
@@ -98,15 +105,21 @@ def follow(
     stop: threading.Event | None = None,
     on_action: Callable[[Action], None] = lambda action: None,
     retry_limit_s: float = RETRY_LIMIT_S,
+    react_to_blocks: bool = True,
 ) -> None:
     """Step ``agent`` until the experiment finishes (or ``stop`` is set), polling while it waits.
+
+    With ``react_to_blocks`` (the default) a waiting agent also steps as soon as its chain has a new
+    block (``BLOCK_CHECK_S``), so on a chain with block times it acts in the block after the one it
+    waited for, without polling its whole state many times per block.
 
     A chain or store that stops answering is retried with growing pauses, never fatal: the agent
     holds nothing that a later attempt cannot rebuild. The pauses double from ``poll_s`` up to
     ``retry_limit_s`` (default ``RETRY_LIMIT_S``): a smaller limit catches up sooner after an
     outage, at the price of more attempts during it.
     """
-    follow_many([agent], poll_s, stop, lambda _, action: on_action(action), retry_limit_s)
+    follow_many([agent], poll_s, stop, lambda _, action: on_action(action), retry_limit_s,
+                block_check_s=BLOCK_CHECK_S if react_to_blocks else None)
 
 
 @dataclass
@@ -116,6 +129,8 @@ class _Turn:
     agent: Agent
     pause: float
     due: float = 0.0
+    head: int | None = None
+    """The chain's block number when this agent last stepped (with block reaction on)."""
 
 
 def follow_many(
@@ -124,6 +139,7 @@ def follow_many(
     stop: threading.Event | None = None,
     on_action: Callable[[Agent, Action], None] = lambda agent, action: None,
     retry_limit_s: float = RETRY_LIMIT_S,
+    block_check_s: float | None = None,
 ) -> None:
     """Step several agents in one process, in turn, until every one has finished (or ``stop`` is set).
 
@@ -131,7 +147,8 @@ def follow_many(
     that acted is stepped again at the next turn, one that waits is looked at again after
     ``poll_s``, and one whose chain or store failed is retried after its own doubling pause (up to
     ``retry_limit_s``), so one agent's trouble never delays the others' turns. The process sleeps
-    only while no agent is due.
+    only while no agent is due. With ``block_check_s``, a waiting agent whose ledger tells its chain's
+    head (``head()``) is due again as soon as the head moves, looked at every ``block_check_s``.
     """
     stop = stop or threading.Event()
     turns = [_Turn(agent, poll_s) for agent in agents]
@@ -143,6 +160,8 @@ def follow_many(
             if time.monotonic() < turn.due:
                 continue
             try:
+                if block_check_s is not None:
+                    turn.head = _head(turn.agent)
                 action = turn.agent.step()
             except (LedgerError, StoreError, OSError) as error:
                 # Includes a refused transaction (the ledger moved on since we looked): look again.
@@ -159,7 +178,30 @@ def follow_many(
             else:
                 acted = True
         if turns and not acted:
-            stop.wait(max(0.0, min(turn.due for turn in turns) - time.monotonic()))
+            wake = min(turn.due for turn in turns)
+            if block_check_s is None:
+                stop.wait(max(0.0, wake - time.monotonic()))
+                continue
+            while not stop.is_set() and time.monotonic() < wake:
+                stop.wait(max(0.0, min(block_check_s, wake - time.monotonic())))
+                moved = [turn for turn in turns if turn.head is not None and _head(turn.agent) not in (None, turn.head)]
+                for turn in moved:
+                    turn.due = 0.0
+                if moved:
+                    break
+
+
+def _head(agent: Agent) -> int | None:
+    """The block number of ``agent``'s chain, or None when its ledger has none or does not answer."""
+    head = getattr(agent.ledger, "head", None)
+    if head is None:
+        return None
+    try:
+        return int(head())
+    except (LedgerError, OSError, ValueError):
+        return None
+    except Exception:  # a connection error from below the ledger: the step will report it
+        return None
 
 
 def final_report(agent: Agent, learner) -> dict[str, object]:
