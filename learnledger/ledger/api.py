@@ -141,6 +141,10 @@ class LedgerError(Exception):
     """Root of every error raised by a ledger: connection, transaction, or contract refusal."""
 
 
+class AccountUnfunded(LedgerError):
+    """The sending account holds no ether to pay for gas: waiting or retrying cannot help."""
+
+
 class ContractRevert(LedgerError):
     """The round rules refused an action; ``name`` is the contract's custom error, ``args`` its data.
 

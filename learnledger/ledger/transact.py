@@ -15,7 +15,7 @@ from eth_account import Account
 from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
-from learnledger.ledger.api import ContractRevert, LedgerError
+from learnledger.ledger.api import AccountUnfunded, ContractRevert, LedgerError
 from learnledger.ledger.errors import RevertDecoder
 
 GAS_MARGIN = 150_000
@@ -134,6 +134,8 @@ class Transactor:
                 if attempt == 1 and ("nonce" in message or "already known" in message):
                     self._nonce = None  # someone else used this key: count again from the chain
                     continue
+                if _is_unfunded(error):
+                    raise self._unfunded() from None
                 raise LedgerError(f"the node refused the transaction: {error}") from None
             self._nonce += 1
             try:
@@ -170,6 +172,20 @@ class Transactor:
         found = self.refusal(error)
         if found is not None:
             return found
+        if _is_unfunded(error):
+            return self._unfunded()
         if isinstance(error, (ContractLogicError, Web3RPCError)):
             return LedgerError(f"the chain refused while {doing}: {error}")
         return LedgerError(f"failed while {doing}: {type(error).__name__}: {error}")
+
+    def _unfunded(self) -> AccountUnfunded:
+        return AccountUnfunded(
+            f"account {self.address} has no ether to pay for gas on this chain: fund it, or use a key "
+            "that holds some (on a devnet: a key `learnledger devnet` prints or writes with --keys-dir)"
+        )
+
+
+def _is_unfunded(error: BaseException) -> bool:
+    """Whether a node's refusal says the sender cannot pay (anvil, geth and eth-tester word it so)."""
+    text = str(error).lower()
+    return "insufficient funds" in text or "sender doesn't have enough funds" in text

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learnledger.agents.agent import Action, Agent, RoundLog
-from learnledger.ledger.api import LedgerError
+from learnledger.ledger.api import AccountUnfunded, LedgerError
 from learnledger.store.api import StoreError, WeightStore
 from learnledger.runs.outputs import append_line
 from learnledger.store.choose import open_store
@@ -59,12 +59,18 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
     if not rpc_url:
         raise MemberSetupError(f"{config.deployment} names no RPC URL; pass --rpc URL")
     ledger = ContractLedger(connect(rpc_url), deployment, config.key)
+    ledger.check_deployed()
     params = deployment.params
     index = _roster_index(params.group_names, config.group)
     if params.members[index].lower() != ledger.account.lower():
         raise MemberSetupError(
             f"the key given signs as {ledger.account}, but group {config.group!r} is "
             f"{params.members[index]} on the roster; use that group's key"
+        )
+    if ledger.balance() == 0:
+        raise MemberSetupError(
+            f"account {ledger.account} (group {config.group}) has no ether to pay for its proposals and "
+            "votes on this chain: fund it before starting the agent"
         )
     on_chain_spec = ledger.contract.functions.specDigest().call()
     if bytes(on_chain_spec) != params.spec_digest:
@@ -136,6 +142,8 @@ def follow_many(
                 continue
             try:
                 action = turn.agent.step()
+            except AccountUnfunded:
+                raise  # no retry can pay for gas: the operator must fund the account
             except (LedgerError, StoreError, OSError) as error:
                 # Includes a refused transaction (the ledger moved on since we looked): look again.
                 log.warning("%s: %s; retrying in %.1f s", turn.agent.group, error, turn.pause)
