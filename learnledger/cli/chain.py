@@ -182,9 +182,9 @@ def deploy_command(
     from learnledger.ledger.params import ExperimentParams
 
     checks.within("--threshold-bps", threshold_bps, 1, 10_000)
-    checks.uint64("--proposal-window", proposal_window, minimum=1)
-    checks.uint64("--vote-window", vote_window, minimum=1)
-    checks.uint64("--max-rounds", max_rounds)
+    checks.uint32("--proposal-window", proposal_window, minimum=1)
+    checks.uint32("--vote-window", vote_window, minimum=1)
+    checks.uint32("--max-rounds", max_rounds)
     checks.writable_file("--out", out)
     checks.existing_file("--experiment", experiment)
     checks.existing_file("--members-file", members_file)

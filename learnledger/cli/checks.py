@@ -10,8 +10,8 @@ from pathlib import Path
 
 from learnledger.cli.console import usage
 
-UINT64_MAX = 2**64 - 1
-"""The contracts keep windows, rounds and times as uint64."""
+UINT32_MAX = 2**32 - 1
+"""The contracts keep windows (seconds) and round counts as uint32."""
 
 
 def at_least(option: str, value: float | int | None, minimum: float | int, unit: str = "") -> None:
@@ -37,9 +37,9 @@ def port(option: str, value: int | None) -> None:
     within(option, value, 0, 65535)
 
 
-def uint64(option: str, value: int | None, minimum: int = 0) -> None:
-    """A count or a number of seconds that a contract stores as uint64."""
-    within(option, value, minimum, UINT64_MAX)
+def uint32(option: str, value: int | None, minimum: int = 0) -> None:
+    """A count or a number of seconds that a contract stores as uint32."""
+    within(option, value, minimum, UINT32_MAX)
 
 
 def existing_file(option: str, path: Path | None) -> None:
