@@ -68,7 +68,6 @@ def audit_command(
     checks.at_least("--rows", rows_shown, 0)
     checks.at_least("--from-block", from_block, 0)
     checks.at_least("--to-block", to_block, 0)
-    checks.existing_file("--deployment", deployment)
     checks.existing_file("--evaluate", evaluate)
     for option, target in (("--jsonl", jsonl_out), ("--plot", plot), ("--html", html_out)):
         checks.writable_file(option, target)

@@ -66,7 +66,6 @@ def _client(competition: Path, key: Optional[str], keyfile: Optional[Path], rpc:
     from learnledger.competition.client import CompetitionClient, CompetitionDeployment
     from learnledger.ledger.api import LedgerError
 
-    checks.existing_file("--competition", competition)
     try:
         deployment = CompetitionDeployment.load(competition)
     except LedgerError as error:

@@ -50,7 +50,6 @@ def dune(
     size: int = typer.Option(200, "--size", help="Output pixels per side."),
 ) -> None:
     """Convert the DUNE CVN events to 3 x SIZE x SIZE images with their truth."""
-    checks.existing_folder("--root", root)
     checks.at_least("--size", size, 1)
     checks.writable_file("--out", out)
     from learnledger.data.dune_cvn import DEFAULT_ROOT, load_dune_cvn
@@ -72,7 +71,6 @@ def dune_stats(
     """Measure the DUNE CVN sample for the simulator: pixel size, charge scale, occupancy."""
     from learnledger.data.calibration import dune_cvn_statistics
 
-    checks.existing_folder("--root", root)
     checks.at_least("--per-class", per_class, 1)
     stats = _loading(lambda: dune_cvn_statistics(root, per_class=per_class), "measuring the sample")
     if as_json:

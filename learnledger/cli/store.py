@@ -59,7 +59,7 @@ def cat(
 ) -> None:
     """Write the content named CID, verified against it, to standard output (binary-safe)."""
     checks.writable_file("--out", out)
-    source = _open(ipfs, store, 1, must_exist=True)
+    source = _open(ipfs, store, 1)
     data = _guard(lambda: source.get(cid))
     if out is not None:
         try:
