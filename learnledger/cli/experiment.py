@@ -180,7 +180,6 @@ def agent(
     """
     checks.above_zero("--poll", poll)
     checks.above_zero("--retry-limit", retry_limit)
-    checks.existing_file("--deployment", deployment)
     checks.existing_file("--experiment", experiment)
     checks.existing_file("--data", data)
     checks.existing_folder("--store", store)
