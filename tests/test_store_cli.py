@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
 
@@ -35,8 +37,8 @@ def test_add_prints_the_kubo_cid_and_cat_returns_the_bytes(tmp_path):
     out = tmp_path / "back.bin"
     assert invoke("store", "cat", compute_cid(BINARY, 0), "--store", store, "-o", str(out)).exit_code == 0
     assert out.read_bytes() == BINARY
-    assert invoke("store", "pins", "--store", store, "--json").stdout.strip() == \
-        '["%s", "%s"]' % tuple(sorted([compute_cid(BINARY, 0), compute_cid(BINARY, 1)]))
+    assert json.loads(invoke("store", "pins", "--store", store, "--json").stdout) == \
+        sorted([compute_cid(BINARY, 0), compute_cid(BINARY, 1)])
 
 
 def test_cat_to_stdout_is_binary_safe_in_a_real_process(tmp_path):
@@ -113,9 +115,11 @@ def test_serve_runs_as_its_own_process_for_agents_elsewhere(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # started as from a background job: SIGINT ignored by inheritance; SIGTERM must still stop it
     server = subprocess.Popen([sys.executable, "-m", "learnledger.cli.main", "store", "serve",
                                "--port", str(port), "--root", str(tmp_path / "served")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         client = KuboStore(f"http://127.0.0.1:{port}", timeout=5, retries=0)
         deadline = time.monotonic() + 30
@@ -129,6 +133,31 @@ def test_serve_runs_as_its_own_process_for_agents_elsewhere(tmp_path):
         cid = client.put(BINARY)
         assert client.get(cid) == BINARY
         assert LocalStore(tmp_path / "served").pins() == [cid]
+        server.send_signal(signal.SIGINT)  # Ctrl-C reaches it even though it inherited SIGINT ignored
+        assert server.wait(timeout=30) == 0 and b"stopped" in server.stdout.read()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "learnledger.cli.main", "store", "serve",
+                               "--port", str(port), "--root", str(tmp_path / "served")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while True:
+        with socket.socket() as client:
+            if client.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert server.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    server.send_signal(signal.SIGTERM)
+    out, err = server.communicate(timeout=30)
+    assert server.returncode == 0 and "stopped" in out and "Traceback" not in err, err
