@@ -112,7 +112,7 @@ def test_the_readme_step_by_step_path_runs_to_a_clean_audit(tmp_path: Path) -> N
     # the devnet is gone: the same audit line brings its saved state back up
     again = subprocess.run(shlex.split(audits[0]), cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=300)
-    assert again.returncode == 0 and "brought its saved state" in again.stdout, again.stdout + again.stderr
+    assert again.returncode == 0 and "brought its saved state" in again.stderr, again.stdout + again.stderr
     assert "all checks hold: 2 rounds" in again.stdout
 
 

@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from learnledger.cli import checks
 from learnledger.cli.console import FAILED as CHECK_FAILED
-from learnledger.cli.console import UNREACHABLE, console, fail, print_json, usage
+from learnledger.cli.console import UNREACHABLE, console, err_console, fail, print_json, usage
 
 CHAIN_STATE = "chain.json"
 """A launch folder's saved devnet state, beside its deployment.json (``runs.launch.CHAIN_STATE``)."""
@@ -234,8 +234,8 @@ def _revive(saved: Path, recorded: str | None, resources: ExitStack):  # type: i
     except LedgerError as error:
         fail(f"{recorded or 'the recorded chain'} does not answer, and its saved state {saved} could not be "
              f"brought back up: {error}", UNREACHABLE)
-    console.print(f"{recorded or 'the recorded chain'} does not answer: brought its saved state {saved} back "
-                  f"up on a local devnet at {node.rpc_url}", soft_wrap=True)
+    err_console.print(f"note: {recorded or 'the recorded chain'} does not answer: brought its saved state "
+                      f"{saved} back up on a local devnet at {node.rpc_url}", soft_wrap=True)
     return connect(node.rpc_url)
 
 

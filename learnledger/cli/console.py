@@ -64,4 +64,5 @@ def print_json(value: Any) -> None:
 
 def exit_with(error: CliError) -> NoReturn:
     print_error(str(error))
+    sys.stderr.flush()
     sys.exit(error.exit_code)

@@ -91,9 +91,10 @@ def run(
     if not as_json:
         console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} learners, "
                       f"{experiment.rounds} rounds, {experiment.spec.architecture} -> {out}")
-    with stop_on_signals(), _round_progress(experiment.rounds, quiet=as_json) as (on_round, on_setup):
+    with stop_on_signals():
         try:
-            result = run_experiment(experiment, out, ledger=ledger, on_round=on_round, on_setup=on_setup)
+            with _round_progress(experiment.rounds, quiet=as_json) as (on_round, on_setup):
+                result = run_experiment(experiment, out, ledger=ledger, on_round=on_round, on_setup=on_setup)
         except DataError as error:
             usage(str(error))
         except LedgerError as error:
@@ -198,27 +199,28 @@ def agent(
     from learnledger.runs.outputs import append_line
     from learnledger.store.api import StoreError
 
+    started = False
     with stop_on_signals():
         try:
             config = MemberConfig(deployment=deployment, group=group, key=secret,
                                   rpc_url=rpc, ipfs_url=ipfs, store_dir=store, experiment=experiment,
                                   data=data, log_file=log, poll_s=poll)
-            member, learner = build_member(config)
-        except (MemberSetupError, LedgerError, StoreError, ValueError) as error:
-            fail(f"agent {group} cannot start: {error}", USAGE)
-        except KeyboardInterrupt:
-            fail(f"agent {group} stopped while starting; start it again at any time", INTERRUPTED)
-        if not as_json:
-            console.print(f"agent [bold]{group}[/] ({member.ledger.account}) following "
-                          f"{deployment}; Ctrl-C stops it, and it can be restarted at any time")
-        try:
+            try:
+                member, learner = build_member(config)
+            except (MemberSetupError, LedgerError, StoreError, ValueError) as error:
+                fail(f"agent {group} cannot start: {error}", USAGE)
+            started = True
+            if not as_json:
+                console.print(f"agent [bold]{group}[/] ({member.ledger.account}) following "
+                              f"{deployment}; Ctrl-C stops it, and it can be restarted at any time")
             follow(member, poll, retry_limit_s=retry_limit,
                    on_action=lambda action: action is not Action.WAITING and logging.getLogger(
                        "learnledger.agent").info("%s", action.value))
         except AccountUnfunded as error:
             fail(f"agent {group} stopped: {error}")
         except KeyboardInterrupt:
-            fail(f"agent {group} stopped; start it again to catch up", INTERRUPTED)
+            fail(f"agent {group} stopped{'' if started else ' while starting'}; start it again to catch up",
+                 INTERRUPTED)
     report = final_report(member, learner)
     if log is not None:
         append_line(log, report)
@@ -254,10 +256,11 @@ def launch(
     if not as_json:
         console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on anvil, "
                       f"{experiment.rounds} rounds -> {out}")
-    with stop_on_signals(), _round_progress(experiment.rounds, quiet=as_json) as (on_round, on_setup):
+    with stop_on_signals():
         try:
-            result = launch_experiment(experiment, out, timeout_s=timeout,
-                                       on_round=on_round, on_setup=on_setup)
+            with _round_progress(experiment.rounds, quiet=as_json) as (on_round, on_setup):
+                result = launch_experiment(experiment, out, timeout_s=timeout,
+                                           on_round=on_round, on_setup=on_setup)
         except LedgerError as error:
             fail(f"launch could not start its devnet: {error}", UNREACHABLE)
         except LaunchError as error:
