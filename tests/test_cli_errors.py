@@ -196,3 +196,34 @@ def test_compete_finalize_too_early_names_the_phases(devnet: Devnet, tmp_path: P
     status, output = invoke("compete", "finalize", "--competition", record, "--key", KEY)
     assert status == 1 and "the competition is in its Entry phase; this needs Closed" in output, output
     assert "\\x00" not in output and "b'" not in output
+
+
+@needs_anvil
+@pytest.mark.slow
+def test_an_agent_whose_account_runs_dry_stops_saying_so_instead_of_retrying(tmp_path: Path) -> None:
+    """1 wei passes the start-up check but pays for nothing: the first proposal stops the agent (exit 1)."""
+    from learnledger.ledger.chain import connect
+    from learnledger.ledger.client import ContractLedger
+    from learnledger.ledger.params import Deployment
+
+    experiment = tiny_experiment(tmp_path, rounds=2)
+    with Devnet(accounts=4) as node:
+        members = ",".join(address for address, _ in node.accounts[:3])
+        status, output = invoke("deploy", "--rpc", node.rpc_url, "--members", members, "--key", node.accounts[3][1],
+                                "--experiment", experiment, "--store", tmp_path / "store",
+                                "--out", tmp_path / "deployment.json")
+        assert status == 0, output
+        w3 = connect(node.rpc_url)
+        for address, _ in node.accounts[:3]:
+            w3.provider.make_request("anvil_setBalance", [address, "0x1"])
+        deployment = Deployment.load(tmp_path / "deployment.json")
+        proposer = ContractLedger(w3, deployment, node.accounts[3][1]).proposer_of(1)
+        index = [address for address, _ in node.accounts].index(proposer)
+        group = deployment.params.group_names[index]
+        done = subprocess.run([*CLI, "agent", "--deployment", str(tmp_path / "deployment.json"), "--group", group,
+                               "--key", node.accounts[index][1], "--store", str(tmp_path / "store"),
+                               "--experiment", str(experiment), "--retry-limit", "1"],
+                              capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr
+    assert f"agent {group} stopped: account {proposer} has no ether to pay for gas" in done.stderr
+    assert "Traceback" not in done.stderr
