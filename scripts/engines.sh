@@ -37,7 +37,20 @@ if have ipfs "${KUBO_VERSION#v}"; then
 else
     echo "engines: building kubo ${KUBO_VERSION} (a few minutes the first time)"
     start=$SECONDS
-    GOBIN="$BIN" GOFLAGS=-mod=mod go install "github.com/ipfs/kubo/cmd/ipfs@${KUBO_VERSION}"
+    # `go install kubo@v0.43.1` is refused: its go.mod replaces go-libp2p by a fork commit (made for
+    # quic-go v0.62) that the Go module proxy does not serve. go-libp2p v0.50.0 is the release that
+    # requires that same quic-go v0.62.0 and webtransport-go v0.13.0, so build kubo's own module with
+    # the replace dropped and v0.50.0 required; everything else is kubo's go.sum as released.
+    src_mod=$(go mod download -json "github.com/ipfs/kubo@${KUBO_VERSION}" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    src=".engines/src/kubo-${KUBO_VERSION}"
+    rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$src_mod" "$src" && chmod -R u+w "$src"
+    (
+        cd "$src"
+        go mod edit -dropreplace github.com/libp2p/go-libp2p \
+                    -require=github.com/libp2p/go-libp2p@v0.50.0
+        GOFLAGS=-mod=mod go build -trimpath -o "$BIN/ipfs" ./cmd/ipfs
+    )
     echo "engines: kubo built in $((SECONDS - start)) s"
 fi
 "$BIN/geth" version | sed -n 's/^Version: /engines: geth /p'

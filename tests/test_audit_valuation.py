@@ -105,3 +105,34 @@ def test_the_html_page_is_self_contained_and_escapes_names(deployed) -> None:  #
     assert "&lt;cern&gt;" in page and "<cern>" not in page
     assert "src='http" not in page and "href=" not in page  # nothing fetched from anywhere
     assert "All checks hold." in page and "0.2500" in page
+
+
+def test_groups_whose_gains_lie_within_the_noise_share_a_rank() -> None:
+    rows = [
+        row(1, "cern", "accepted", {"fnal": 0.900, "desy": 0.900}),
+        row(2, "fnal", "accepted", {"cern": 0.903, "desy": 0.903}),   # +0.003: noise on 333 digits
+        row(3, "desy", "accepted", {"cern": 0.905, "fnal": 0.905}),   # +0.002
+    ]
+    sizes = {g: 333 for g in ("cern", "fnal", "desy")}
+    values = value_datasets(rows, list(sizes), test_examples=sizes)
+    assert {v.rank for v in values} == {1} and all(v.tied for v in values)
+    assert set(values[0].indistinguishable) == {"cern", "fnal", "desy"} - {values[0].group}
+    assert all(v.total_gain_error is not None and v.total_gain_error > 0.01 for v in values if v.group != "cern")
+    # The same gains on a million examples each are told apart.
+    sharp = value_datasets(rows, list(sizes), test_examples={g: 10**7 for g in sizes})
+    assert [(v.group, v.rank, v.tied) for v in sharp] == [("fnal", 1, False), ("desy", 2, False), ("cern", 3, False)]
+    # Without sizes nothing is known of the noise: every difference ranks, as before.
+    assert [v.rank for v in value_datasets(rows, list(sizes))] == [1, 2, 3]
+
+
+def test_a_rank_counts_only_the_groups_clearly_above() -> None:
+    """Not a chain of blocks: c is clearly below a, yet within the noise of b, and says so."""
+    from learnledger.audit.valuation import GroupValue, _ranked
+
+    values = [GroupValue("a", 1, 1, 1.0, 0.08, 0.08, total_gain_error=0.01),
+              GroupValue("b", 1, 1, 1.0, 0.06, 0.06, total_gain_error=0.01),
+              GroupValue("c", 1, 1, 1.0, 0.05, 0.05, total_gain_error=0.01)]
+    ranked = {v.group: v for v in _ranked(values)}
+    assert (ranked["a"].rank, ranked["b"].rank, ranked["c"].rank) == (1, 1, 2)
+    assert ranked["a"].indistinguishable == ("b",) and ranked["c"].indistinguishable == ("b",)
+    assert ranked["b"].indistinguishable == ("a", "c")

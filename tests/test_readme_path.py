@@ -106,6 +106,10 @@ def test_the_readme_step_by_step_path_runs_to_a_clean_audit(tmp_path: Path) -> N
                 os.killpg(process.pid, signal.SIGKILL)
     assert services["devnet"].returncode == 0 and services["store"].returncode == 0
     assert port_is_free(chain_port) and (tmp_path / "demo" / "chain.json").exists()
+    outputs = tmp_path / "demo" / "outputs"  # the experiment's files, written from the chain
+    assert json.loads((outputs / "summary.json").read_text())["rounds"] == 2
+    assert len((outputs / "rounds.jsonl").read_text().splitlines()) == 2
+    assert (outputs / "history.png").read_bytes()[:4] == b"\x89PNG"
     for group in groups:
         lines = [json.loads(line) for line in (tmp_path / "demo" / "agents" / f"{group}.jsonl").read_text().splitlines()]
         assert lines[-1]["final"] is True

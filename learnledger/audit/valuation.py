@@ -6,14 +6,25 @@ their own test sets. The gain of an accepted round is, over the voters that scor
 of (their score of the new model - their score of the shared model it replaced), the replaced one
 being the previous accepted proposal; the first accepted proposal has no on-chain baseline (the
 initial weights are never scored on-chain), so it counts as accepted but brings no gain figure.
+
+A gain is a difference of two accuracies measured on a few hundred examples, so it has a
+statistical error (``learnledger.report.stats``). Given the test-set sizes, a group's rank is one
+plus the number of groups whose total gain is higher by more than ``NOISE_SIGMAS`` combined errors:
+groups the data cannot tell apart share a rank, and each lists the groups it is not distinguishable
+from, instead of being ordered within the noise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import fmean
 from typing import Any
+
+from learnledger.report.stats import difference_error
+
+NOISE_SIGMAS = 2.0
+"""Two groups' total gains are told apart only if they differ by more than this many standard errors."""
 
 
 @dataclass(frozen=True)
@@ -29,11 +40,25 @@ class GroupValue:
     """Mean test-score gain over its accepted proposals that have a baseline; None if none has."""
     total_gain: float
     rank: int = 0
+    total_gain_error: float | None = None
+    """Standard error of total_gain (None: the test-set sizes are unknown; 0 with no gain measured)."""
+    tied: bool = False
+    """Some other group's total gain is within the noise of its own."""
+    indistinguishable: tuple[str, ...] = ()
+    """The groups whose total gains are within the noise of its own."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"group": self.group, "proposals": self.proposals, "accepted": self.accepted,
                 "acceptance_rate": self.acceptance_rate, "mean_gain": self.mean_gain,
-                "total_gain": self.total_gain, "rank": self.rank}
+                "total_gain": self.total_gain, "total_gain_error": self.total_gain_error,
+                "rank": self.rank, "tied": self.tied, "indistinguishable": list(self.indistinguishable)}
+
+    def distinguishable_from(self, other: GroupValue) -> bool:
+        """Whether the total gains differ by more than the noise (always, when errors are unknown)."""
+        if self.total_gain_error is None or other.total_gain_error is None:
+            return self.total_gain != other.total_gain
+        noise = NOISE_SIGMAS * (self.total_gain_error ** 2 + other.total_gain_error ** 2) ** 0.5
+        return abs(self.total_gain - other.total_gain) > noise
 
 
 def _test_scores(row: Mapping[str, Any]) -> dict[str, float]:
@@ -54,7 +79,8 @@ def score_gain(new: Mapping[str, float], old: Mapping[str, float], higher_is_bet
 
 
 def value_datasets(
-    rows: Sequence[Mapping[str, Any]], groups: Sequence[str], higher_is_better: bool = True
+    rows: Sequence[Mapping[str, Any]], groups: Sequence[str], higher_is_better: bool = True,
+    test_examples: Mapping[str, int] | None = None,
 ) -> list[GroupValue]:
     """Every group's value, ranked by total gain, then acceptance rate, then accepted count.
 
@@ -62,10 +88,14 @@ def value_datasets(
         rows: rounds as JSON rows (``round_to_json``: the audit's rows or a run's rounds.jsonl).
         groups: every group of the roster (those that never proposed are listed too).
         higher_is_better: the metric's direction (False for a loss). Default True.
+        test_examples: group -> test-set size, for an accuracy: gains get binomial errors and
+            groups within the noise of each other share a rank. Default None: no errors, and every
+            difference ranks.
     """
     proposals = {g: 0 for g in groups}
     accepted = {g: 0 for g in groups}
     gains: dict[str, list[float]] = {g: [] for g in groups}
+    variances: dict[str, list[float]] = {g: [] for g in groups}
     shared: dict[str, float] | None = None
     for row in sorted(rows, key=lambda r: int(r["round"])):
         if row.get("cid") is None:
@@ -80,13 +110,33 @@ def value_datasets(
             gain = score_gain(scores, shared, higher_is_better)
             if gain is not None:
                 gains.setdefault(proposer, []).append(gain)
+                error = difference_error(scores, shared, test_examples) if test_examples else None
+                variances.setdefault(proposer, []).append(float("nan") if error is None else error ** 2)
         shared = scores
     values = [
         GroupValue(group, proposals[group], accepted.get(group, 0),
                    accepted.get(group, 0) / proposals[group] if proposals[group] else None,
-                   fmean(gains[group]) if gains.get(group) else None, sum(gains.get(group, [])))
+                   fmean(gains[group]) if gains.get(group) else None, sum(gains.get(group, [])),
+                   total_gain_error=_total_error(variances.get(group, []), test_examples))
         for group in proposals
     ]
     values.sort(key=lambda v: (-v.total_gain, -(v.acceptance_rate or 0.0), -v.accepted, v.group))
-    return [GroupValue(v.group, v.proposals, v.accepted, v.acceptance_rate, v.mean_gain, v.total_gain, rank)
-            for rank, v in enumerate(values, start=1)]
+    return _ranked(values)
+
+
+def _total_error(variances: Sequence[float], test_examples: Mapping[str, int] | None) -> float | None:
+    if not test_examples or any(v != v for v in variances):  # NaN: a voter's test-set size unknown
+        return None
+    return sum(variances) ** 0.5
+
+
+def _ranked(values: Sequence[GroupValue]) -> list[GroupValue]:
+    """Ranks: by position while errors are unknown; else 1 + the groups clearly above (see the module)."""
+    if any(v.total_gain_error is None for v in values):
+        return [replace(v, rank=position) for position, v in enumerate(values, start=1)]
+    ranked = []
+    for value in values:
+        above = [o for o in values if o.total_gain > value.total_gain and o.distinguishable_from(value)]
+        alike = tuple(o.group for o in values if o is not value and not o.distinguishable_from(value))
+        ranked.append(replace(value, rank=1 + len(above), tied=bool(alike), indistinguishable=alike))
+    return ranked

@@ -60,6 +60,13 @@ def audit_command(
                                            "(default: the latest). Events after it are not read, so the "
                                            "audit fails if the experiment went on."),
     rows_shown: int = typer.Option(40, "--rows", help="Rounds the table shows (the last ones; 0 = all)."),
+    experiment: Optional[Path] = typer.Option(
+        None, "--experiment", help="The experiment file the contract was deployed from: the report then "
+        "names the experiment, its model and data, gives the scores' statistical errors (test-set sizes) "
+        "and, with the store, the initial weights' scores (round 0)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Write the experiment's outputs here, as `learnledger run` does: rounds.jsonl, "
+        "history.png, summary.json, plus report.html."),
 ) -> None:
     """Rebuild every round from the chain's events and check it against the contract and the rules.
 
@@ -71,16 +78,23 @@ def audit_command(
     checks.existing_file("--evaluate", evaluate)
     for option, target in (("--jsonl", jsonl_out), ("--plot", plot), ("--html", html_out)):
         checks.writable_file(option, target)
+    if out is not None and out.exists() and not out.is_dir():
+        usage(f"--out {out} is a file; name a folder for the outputs")
+    if experiment is not None and not experiment.is_file():
+        usage(f"--experiment {experiment}: no such experiment file; pass the .toml the contract was deployed from")
     with ExitStack() as resources:
         _audit(resources, deployment, rpc, address, ipfs, store_dir, verify, jsonl_out, as_json, plot,
-               html_out, evaluate, from_block, to_block, rows_shown)
+               html_out, evaluate, from_block, to_block, rows_shown, experiment, out)
 
 
 def _audit(resources: ExitStack, deployment: Optional[Path], rpc: Optional[str], address: Optional[str],
            ipfs: Optional[str], store_dir: Optional[Path], verify: bool, json_out: Optional[Path],
            as_json: bool, plot: Optional[Path], html_out: Optional[Path], evaluate: Optional[Path],
-           from_block: Optional[int], to_block: Optional[int], rows_shown: int) -> None:
+           from_block: Optional[int], to_block: Optional[int], rows_shown: int,
+           experiment: Optional[Path], out: Optional[Path]) -> None:
     from learnledger.audit.evaluate import EvaluationError, evaluate_final_model
+    from learnledger.audit.outputs import write_outputs
+    from learnledger.audit.terms import gather_terms
     from learnledger.audit.fetch import ChainUnreachable
     from learnledger.audit.render import (
         draw_history,
@@ -108,9 +122,20 @@ def _audit(resources: ExitStack, deployment: Optional[Path], rpc: Optional[str],
     except StoreUnreachable as error:
         fail(f"the store could not be reached: {error}", UNREACHABLE)
 
-    values = value_datasets(report.rows, report.groups)
+    say = (lambda line: err_console.print(f"[dim]{escape(line)}[/]")) if as_json else (
+        lambda line: console.print(f"[dim]{escape(line)}[/]"))
+    try:
+        gathered = gather_terms(report, deployment, store, experiment, on_step=say)
+    except EvaluationError as error:
+        fail(str(error), UNREACHABLE)
+    except StoreUnreachable as error:
+        fail(f"the store could not be reached: {error}", UNREACHABLE)
+    terms = gathered.terms
+
+    values = value_datasets(report.rows, report.groups, higher_is_better=terms.metric != "loss",
+                            test_examples=terms.test_examples if terms.has_errors else None)
     if not as_json:
-        console.print(rounds_table(report, rows_shown))
+        console.print(rounds_table(report, rows_shown, terms))
         if values:
             console.print(valuation_table(values))
     evaluation = None
@@ -130,25 +155,36 @@ def _audit(resources: ExitStack, deployment: Optional[Path], rpc: Optional[str],
         write_jsonl(json_out, report.rows)
         if not as_json:
             console.print(f"wrote {len(report.rows)} rounds to {json_out}")
-    title = f"experiment {report.address[:10]}…, {len(report.rows)} rounds (from the chain)"
+    title = terms.name or f"experiment {report.address[:10]}…"
     history_png: bytes | None = None
-    if (plot is not None or html_out is not None) and report.rows:
-        target = plot if plot is not None else html_out.with_suffix(".history.png")  # type: ignore[union-attr]
-        draw_history(report.rows, report.groups, target, title)
+    wants_page = html_out is not None or out is not None
+    if (plot is not None or wants_page) and report.rows:
+        target = plot if plot is not None else (out or html_out.parent) / ".history.png.partial"  # type: ignore[union-attr]
+        draw_history(report.rows, report.groups, target, title, terms, gathered.final_test_scores or None)
         history_png = target.read_bytes()
         if plot is None:
             target.unlink()
         elif not as_json:
             console.print(f"drew the history to {plot}")
-    if html_out is not None:
+    if wants_page:
         images = {}
         if history_png is not None:
-            images["Vote and test scores per learner, and the vote grid (Figure 2)"] = history_png
+            images["Figure 2: each voter's test and vote scores of every round's proposal, their mean, the "
+                   "shared model's mean, and the vote grid"] = history_png
         if values:
-            images["Proposals per group"] = valuation_png(values)
-        html_out.write_text(html_report(report, values, images, evaluation), encoding="utf-8")
-        if not as_json:
-            console.print(f"wrote the report to {html_out}")
+            images["Proposals per group: accepted and not accepted"] = valuation_png(values)
+        page = html_report(report, values, images, evaluation, terms, gathered.final_test_scores or None)
+        if html_out is not None:
+            html_out.write_text(page, encoding="utf-8")
+            if not as_json:
+                console.print(f"wrote the report to {html_out}")
+        if out is not None:
+            try:
+                written = write_outputs(report, gathered, out, page, history_png)
+            except NotADirectoryError as error:
+                usage(str(error))
+            if not as_json:
+                console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
 
     if as_json:
         print_json(_verdict(report, values, evaluation))
@@ -182,8 +218,13 @@ def _verdict(report: Any, values: list[Any], evaluation: dict[str, Any] | None) 
     }
 
 
-def _connect(deployment: Path | None, rpc: str | None, address: str | None, resources: ExitStack):  # type: ignore[no-untyped-def]
-    """(the deployment record or None, a Web3, the contract address); exit 2 if that cannot be."""
+def _connect(deployment: Path | None, rpc: str | None, address: str | None,  # type: ignore[no-untyped-def]
+             resources: ExitStack | None = None):
+    """(the deployment record or None, a Web3, the contract address); exit 2 if that cannot be.
+
+    With ``resources``, a launch folder's saved chain is brought back up (and stopped with them)
+    when the recorded one does not answer.
+    """
     from learnledger.ledger.api import LedgerError
     from learnledger.ledger.chain import connect
     from learnledger.ledger.params import Deployment
@@ -198,7 +239,7 @@ def _connect(deployment: Path | None, rpc: str | None, address: str | None, reso
             usage(str(error))
         address = address or record.address
         rpc = rpc or record.rpc_url
-    saved = deployment.parent / CHAIN_STATE if deployment is not None else None
+    saved = deployment.parent / CHAIN_STATE if deployment is not None and resources is not None else None
     if rpc is None:
         if deployment is None:
             usage("--address needs --rpc URL: the JSON-RPC URL of a chain that holds the contract")

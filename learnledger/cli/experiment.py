@@ -146,9 +146,11 @@ def _print_result(result, as_json: bool = False) -> None:
         print_json(summary)
         return
     console.print(_rounds_table(result.rounds))
-    mean = summary["final_mean_test_score"]
+    mean, error = summary["final_mean_test_score"], summary.get("final_mean_test_error")
+    metric = (summary.get("terms") or {}).get("metric") or "score"
+    spread = f" \u00b1 {error:.4f}" if error is not None else ""
     console.print(
-        f"final mean test score [bold]{mean:.4f}[/]; " if mean is not None else "final scores missing; ",
+        f"final mean test {metric} [bold]{mean:.4f}{spread}[/]; " if mean is not None else "final scores missing; ",
         f"{summary['accepted']} accepted, {summary['rejected']} rejected, {summary['skipped']} skipped; "
         f"{summary['wall_time_s']:.1f} s. Outputs in {result.out}/", sep="")
 

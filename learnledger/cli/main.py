@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperOption
 
-from learnledger.cli import audit, chain, compete, data, experiment, store
+from learnledger.cli import audit, chain, compete, data, experiment, store, watch
 from learnledger.cli.console import CliError, console, exit_with
 
 app = typer.Typer(
@@ -54,7 +54,8 @@ def _options(
 ) -> None:
     """Collaborative learning for research groups, recorded on an Ethereum contract."""
 
-for family in (chain, store, data, experiment, audit, compete):
+
+for family in (chain, store, data, experiment, audit, watch, compete):
     family.register(app)
 
 

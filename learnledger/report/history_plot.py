@@ -2,8 +2,10 @@
 
 Three panels share the round axis:
 
-1. test scores: what each voter measured on its private test set for the round's proposal, their
-   mean, and the shared model's mean test score (it changes only when a round is accepted);
+1. test scores (named by the metric, e.g. "test accuracy"): what each voter measured on its private
+   test set for the round's proposal, with its binomial error bar when the test-set sizes are known;
+   their mean; the shared model's mean test score (it changes only when a round is accepted); and
+   the initial weights' mean (round 0) when it was measured;
 2. vote scores: the same on the voters' vote sets, the scores they voted on;
 3. the vote grid: one row per learner, one column per round; green approve, red reject, grey no
    vote, "P" the proposer; a top row gives the round's outcome (accepted, rejected, skipped).
@@ -16,6 +18,7 @@ Drawing uses matplotlib's object API on the Agg canvas: no pyplot state, no disp
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from learnledger.report.headline import final_result
+from learnledger.report.stats import binomial_error
+from learnledger.report.terms import ExperimentTerms
+
 APPROVE, REJECT, NO_VOTE, PROPOSER = 0, 1, 2, 3
 CELL_COLOURS = ("#2e9d49", "#d64541", "#d9d9d9", "#ffffff")
 """Grid cells: approve (green), reject (red), no vote (grey), proposer (white, marked "P")."""
@@ -36,7 +43,8 @@ REJECTED_SHADE = "#d64541"
 
 
 def plot_history(
-    rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], out: Path, title: str = ""
+    rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], out: Path, title: str = "",
+    terms: ExperimentTerms | None = None, final_test_scores: Mapping[str, float] | None = None,
 ) -> None:
     """Draw the history of ``rounds`` for ``groups`` (roster order) into the PNG file ``out``.
 
@@ -46,8 +54,12 @@ def plot_history(
             the rounds but not here are added after them.
         out: the PNG to write (its folder is created; an existing file is replaced whole).
         title: the figure's title (e.g. the experiment's name).
+        terms: the experiment's terms: the metric, the model and data (a subtitle), the test-set
+            sizes (error bars and the headline's error) and the round-0 scores. Default: unknown.
+        final_test_scores: every group's test score of the final model, where it was measured (a
+            run measures it); the headline then uses them instead of the last accepted round's votes.
     """
-    figure = history_figure(rounds, groups, title)
+    figure = history_figure(rounds, groups, title, terms, final_test_scores)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
@@ -55,8 +67,11 @@ def plot_history(
     partial.replace(out)
 
 
-def history_figure(rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], title: str = "") -> Figure:
+def history_figure(rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], title: str = "",
+                   terms: ExperimentTerms | None = None,
+                   final_test_scores: Mapping[str, float] | None = None) -> Figure:
     """The figure ``plot_history`` saves: axes ``test``, ``vote`` and ``grid`` (in that order)."""
+    terms = terms or ExperimentTerms()
     history = _History.of(rounds, groups)
     width = min(22.0, max(8.0, 3.0 + 0.32 * len(history.numbers)))
     height = 6.4 + 0.32 * (len(history.groups) + 1)
@@ -66,13 +81,14 @@ def history_figure(rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], t
         3, 1, sharex=True,
         gridspec_kw={"height_ratios": [3, 3, 0.5 + 0.28 * (len(history.groups) + 1)]},
     )
-    figure.suptitle(title or "collaborative learning history", fontsize=13, fontweight="bold")
+    figure.suptitle(_heading(title or terms.name or "collaborative learning history", rounds, terms,
+                             final_test_scores, wrap=int(width * 10)), fontsize=11)
     if not history.numbers:
         for axes in (test_axes, vote_axes, grid_axes):
             axes.text(0.5, 0.5, "no finalized rounds yet", ha="center", va="center",
                       transform=axes.transAxes, color="#666666")
-    _draw_scores(test_axes, history, "test_score", "test score", shared=True)
-    _draw_scores(vote_axes, history, "vote_score", "vote score", shared=False)
+    _draw_scores(test_axes, history, "test_score", terms, shared=True)
+    _draw_scores(vote_axes, history, "vote_score", terms, shared=False)
     _draw_grid(grid_axes, history)
     test_axes.set_label("test")
     vote_axes.set_label("vote")
@@ -110,10 +126,11 @@ class _History:
                     table[self.groups.index(group), column] = value
         return table
 
-    def shared_model_scores(self, key: str) -> np.ndarray:
-        """The shared model's mean score after each round: the last accepted proposal's mean."""
+    def shared_model_scores(self, key: str, initial: float = np.nan) -> np.ndarray:
+        """The shared model's mean score after each round: the last accepted proposal's mean
+        (``initial``, the initial weights' mean, until one is accepted)."""
         means = _column_means(self.scores(key))
-        current = np.nan
+        current = initial
         shared = np.full(len(self.rows), np.nan)
         for column, outcome in enumerate(self.outcomes):
             if outcome == "accepted":
@@ -138,36 +155,80 @@ def _column_means(table: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def _draw_scores(axes: Any, history: _History, key: str, label: str, shared: bool) -> None:
+def _heading(title: str, rounds: Sequence[Mapping[str, Any]], terms: ExperimentTerms,
+             final_test_scores: Mapping[str, float] | None, wrap: int) -> str:
+    """The title with the headline result, then the terms wrapped to ``wrap`` characters."""
+    lines = [title]
+    headline = final_result(rounds, terms, final_test_scores)
+    if headline is not None:
+        lines[0] += f": {headline.text(terms)}"
+    if terms.subtitle():
+        lines += textwrap.wrap(terms.subtitle(), wrap)
+    return "\n".join(lines)
+
+
+def _draw_scores(axes: Any, history: _History, key: str, terms: ExperimentTerms, shared: bool) -> None:
     x = np.array(history.numbers)
     table = history.scores(key)
     colours = _group_colours(len(history.groups))
+    errors = key == "test_score" and terms.has_errors
     for column, outcome in enumerate(history.outcomes):
         if outcome == "rejected":
             axes.axvspan(x[column] - 0.5, x[column] + 0.5, color=REJECTED_SHADE, alpha=0.07, lw=0)
+    spans = [table]
     for index, group in enumerate(history.groups):
         if np.isnan(table[index]).all():
             continue
-        axes.plot(x, table[index], marker="o", markersize=3.5, lw=1.0, alpha=0.75,
-                  color=colours[index], label=group)
+        size = terms.test_examples.get(group)
+        if errors and size:
+            bars = np.array([binomial_error(p, size) if np.isfinite(p) else np.nan for p in table[index]])
+            spans += [table[index] - bars, table[index] + bars]
+            axes.errorbar(x, table[index], yerr=bars, marker="o", markersize=3.5, lw=1.0, alpha=0.75,
+                          elinewidth=0.8, capsize=2, color=colours[index], label=group)
+        else:
+            axes.plot(x, table[index], marker="o", markersize=3.5, lw=1.0, alpha=0.75,
+                      color=colours[index], label=group)
+    baseline = np.nan
+    if key == "test_score" and terms.baseline_test_scores:
+        baseline = float(np.mean(list(terms.baseline_test_scores.values())))
     if len(x):
         axes.plot(x, _column_means(table), color="black", lw=2.0, ls="--", marker="D",
                   markersize=3.5, label="mean of voters")
         if shared:
-            axes.step(x, history.shared_model_scores(key), where="mid", color="#1f3b73", lw=2.6,
+            axes.step(x, history.shared_model_scores(key, baseline), where="mid", color="#1f3b73", lw=2.6,
                       alpha=0.85, label="shared model (mean)")
+    label = terms.score_label(key.split("_")[0])
+    if errors:
+        sizes = sorted(set(terms.test_examples.values()))
+        label += f"\n(bars: \u00b11 s.e., n={sizes[0]})" if len(sizes) == 1 else "\n(bars: \u00b11 s.e.)"
     axes.set_ylabel(label)
     axes.grid(True, axis="y", color="#e6e6e6", lw=0.8)
     axes.set_axisbelow(True)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
-    finite = table[np.isfinite(table)]
+    finite = np.concatenate([np.ravel(span) for span in spans])
+    finite = finite[np.isfinite(finite)]
     if finite.size:
         low, high = float(finite.min()), float(finite.max())
+        if np.isfinite(baseline) and not _far_below(baseline, low, high):
+            low, high = min(low, baseline), max(high, baseline)
         pad = max(0.02, 0.06 * (high - low))
         axes.set_ylim(low - pad, high + pad)
+    if np.isfinite(baseline):
+        name = "initial weights, round 0 (mean)"
+        if finite.size and _far_below(baseline, float(finite.min()), float(finite.max())):
+            # Far below the rounds' scores: drawing it would squash them; say it in words instead.
+            axes.text(0.01, 0.03, f"{name}: {baseline:.3f}, below this axis", transform=axes.transAxes,
+                      fontsize=8.5, color="#555555", va="bottom")
+        else:
+            axes.axhline(baseline, color="#7a7a7a", lw=1.2, ls=":", label=name)
     if history.groups and len(x):
         axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8.5)
+
+
+def _far_below(baseline: float, low: float, high: float) -> bool:
+    """Whether a round-0 line this far under the scores would take most of the panel's height."""
+    return baseline < low - max(high - low, 0.05)
 
 
 def _draw_grid(axes: Any, history: _History) -> None:

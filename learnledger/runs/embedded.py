@@ -23,6 +23,7 @@ from learnledger.data.experiment_data import load_learner_data
 from learnledger.ledger.api import Ledger, RoundRecord, SharedModel
 from learnledger.ledger.params import ExperimentParams
 from learnledger.report.rounds import round_to_json
+from learnledger.report.terms import ExperimentTerms, terms_summary
 from learnledger.runs.driver import drive
 from learnledger.runs.outputs import RunFolder, summarize
 from learnledger.store.api import WeightStore
@@ -108,8 +109,13 @@ def run_experiment(
     final_scores = {learner.group: learner.score(final).test for learner in learners}
     summary = summarize(experiment.name, ledger, rows, final_scores, shared.digest.hex(),
                         time.perf_counter() - started)
+    # The report's terms: test-set sizes give the scores' errors; round 0 is the initial weights.
+    terms = ExperimentTerms.from_experiment(
+        experiment, {learner.group: len(learner.data.test.y) for learner in learners},
+        {learner.group: learner.score(initial).test for learner in learners})
+    summary.update(terms_summary(terms, final_scores))
     folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    folder.draw_history(rows, [spec.group for spec in experiment.learners], experiment.name)
+    folder.draw_history(rows, [spec.group for spec in experiment.learners], experiment.name, terms, final_scores)
     return RunResult(summary=summary, rounds=rows, out=folder.path)
 
 

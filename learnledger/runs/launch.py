@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from learnledger.agents.experiment import Experiment
 from learnledger.report.rounds import read_jsonl, round_to_json
+from learnledger.report.terms import ExperimentTerms, terms_summary
 from learnledger.runs.outputs import RunFolder, summarize
 
 if TYPE_CHECKING:  # web3 is imported only once a devnet is used
@@ -129,8 +130,11 @@ def launch_experiment(
         final[0]["model_digest"] if final else None,
         time.perf_counter() - started,
     )
+    # The agents hold the data, so the test-set sizes (the scores' errors) are not known here.
+    terms = ExperimentTerms.from_experiment(experiment)
+    summary.update(terms_summary(terms, {}))
     folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    folder.draw_history(rows, list(experiment.groups), experiment.name)
+    folder.draw_history(rows, list(experiment.groups), experiment.name, terms)
     return LaunchResult(summary=summary, rounds=rows, out=folder.path)
 
 

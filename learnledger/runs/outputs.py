@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from learnledger.agents.agent import RoundLog
+from learnledger.report.terms import ExperimentTerms
 
 RUN_FILES = ("rounds.jsonl", "summary.json", "final.safetensors", "deployment.json", "history.png",
              "chain.json")
@@ -80,10 +81,13 @@ class RunFolder:
         target = self.path / "agents" / f"{group}.jsonl"
         return lambda entry: append_line(target, entry.as_dict())
 
-    def draw_history(self, rows: Sequence[Mapping[str, object]], groups: Sequence[str], title: str) -> None:
+    def draw_history(self, rows: Sequence[Mapping[str, object]], groups: Sequence[str], title: str,
+                     terms: ExperimentTerms | None = None,
+                     final_test_scores: Mapping[str, float] | None = None) -> None:
         from learnledger.report.history_plot import plot_history
 
-        plot_history(rows, groups, self.path / "history.png", title=title)
+        plot_history(rows, groups, self.path / "history.png", title=title, terms=terms,
+                     final_test_scores=final_test_scores)
 
     def _atomic(self, name: str, data: bytes) -> None:
         target = self.path / name
