@@ -48,6 +48,8 @@ def test_flags_show_no_type_and_defaults_are_said() -> None:
     runner = CliRunner()
     audit_help = runner.invoke(app, ["audit", "--help"], env={"COLUMNS": "200"}).output
     assert "--verify" in audit_help and "<bool>" not in audit_help
+    deploy_help = runner.invoke(app, ["deploy", "--help"], env={"COLUMNS": "200"}).output
+    assert "experiment's [[learners]]" in deploy_help  # help text is not eaten as markup either
     launch_help = runner.invoke(app, ["launch", "--help"], env={"COLUMNS": "200"}).output
     assert "Default: none (wait for the last round)" in launch_help
     version = runner.invoke(app, ["--version"])

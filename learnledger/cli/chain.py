@@ -45,7 +45,7 @@ def devnet(
         "DIR/members.txt (group and address per line), for --keyfile and --members-file."),
     experiment: Optional[Path] = typer.Option(
         None, "--experiment", help="With --keys-dir: name the keys after this experiment's groups "
-        "(its [[learners]], in order), then deployer.key; without it they are account-<i>.key."),
+        "(its \\[\\[learners]], in order), then deployer.key; without it they are account-<i>.key."),
 ) -> None:
     """Run a local devnet (anvil) until Ctrl-C or SIGTERM, and print its funded accounts.
 
@@ -139,10 +139,10 @@ def deploy_command(
     rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of the chain, e.g. http://127.0.0.1:8545."),
     members: Optional[str] = typer.Option(
         None, "--members", help="Member addresses, comma-separated (1 to 256), in the order of the "
-        "experiment's [[learners]]. Or give --members-file."),
+        "experiment's \\[\\[learners]]. Or give --members-file."),
     members_file: Optional[Path] = typer.Option(
         None, "--members-file", help="Lines of 'group address' (as `devnet --keys-dir` writes): the "
-        "roster is put in the experiment's [[learners]] order by group name."),
+        "roster is put in the experiment's \\[\\[learners]] order by group name."),
     names: Optional[str] = typer.Option(
         None, "--names", help="Group names, comma-separated, one per member (default: group-1, group-2, "
         "...; with --experiment: its groups)."
