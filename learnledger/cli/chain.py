@@ -177,7 +177,6 @@ def deploy_command(
     for a contract that agents will not run, both --spec-digest and --initial-digest.
     """
     from learnledger.ledger.api import LedgerError
-    from learnledger.ledger.chain import connect
     from learnledger.ledger.deploy import deploy
     from learnledger.ledger.params import ExperimentParams
 
