@@ -7,7 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GETH_VERSION=v1.13.15   # the last geth that can seal Clique (v1.14 removed it)
-KUBO_VERSION=v0.43.1
+# v0.43.1 replaces go-libp2p by a fork commit the Go module proxy does not serve (403); it does build
+# with that replace dropped and go-libp2p v0.50.0 required (the release with the same quic-go), but
+# v0.43.0 is the newest release that builds exactly as released, so it is the one pinned.
+KUBO_VERSION=v0.43.0
 BIN="$PWD/.engines/bin"
 
 if ! command -v go >/dev/null 2>&1; then
@@ -37,20 +40,14 @@ if have ipfs "${KUBO_VERSION#v}"; then
 else
     echo "engines: building kubo ${KUBO_VERSION} (a few minutes the first time)"
     start=$SECONDS
-    # `go install kubo@v0.43.1` is refused: its go.mod replaces go-libp2p by a fork commit (made for
-    # quic-go v0.62) that the Go module proxy does not serve. go-libp2p v0.50.0 is the release that
-    # requires that same quic-go v0.62.0 and webtransport-go v0.13.0, so build kubo's own module with
-    # the replace dropped and v0.50.0 required; everything else is kubo's go.sum as released.
-    src_mod=$(go mod download -json "github.com/ipfs/kubo@${KUBO_VERSION}" \
-        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    src=".engines/src/kubo-${KUBO_VERSION}"
-    rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$src_mod" "$src" && chmod -R u+w "$src"
-    (
-        cd "$src"
-        go mod edit -dropreplace github.com/libp2p/go-libp2p \
-                    -require=github.com/libp2p/go-libp2p@v0.50.0
-        GOFLAGS=-mod=mod go build -trimpath -o "$BIN/ipfs" ./cmd/ipfs
-    )
+    # kubo's go.mod has exclude (and, in v0.43.1, replace) directives, which `go install
+    # pkg@version` refuses; so fetch the module's source through the proxy and build inside it,
+    # where its go.mod applies.
+    source=$(go mod download -json "github.com/ipfs/kubo@${KUBO_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    # Built with no telemetry endpoint (kubo's documented switch), so no node can report home.
+    (cd "$source" && GOFLAGS= go build -trimpath \
+        -ldflags "-X github.com/ipfs/kubo/plugin/plugins/telemetry.defaultEndpoint=" \
+        -o "$BIN/ipfs" ./cmd/ipfs)
     echo "engines: kubo built in $((SECONDS - start)) s"
 fi
 "$BIN/geth" version | sed -n 's/^Version: /engines: geth /p'

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from learnledger.agents.agent import Action, Agent, RoundLog
+from learnledger.agents.agent import Action, Agent, PinPolicy, RoundLog
 from learnledger.agents.learner import Learner, initial_weights
 from learnledger.agents.models import ModelSpec
 from learnledger.data.config import DataConfig
@@ -49,7 +49,8 @@ class Clock:
         self.now += seconds
 
 
-def _experiment(tmp_path: Path, learners: list[Learner], rounds: int = 3, proposers: str = ""):
+def _experiment(tmp_path: Path, learners: list[Learner], rounds: int = 3, proposers: str = "",
+                pins: PinPolicy | None = None):
     """A reference ledger, a store holding the initial weights, and one agent per learner."""
     store = LocalStore(tmp_path / "store")
     initial = initial_weights(SPEC)
@@ -63,7 +64,7 @@ def _experiment(tmp_path: Path, learners: list[Learner], rounds: int = 3, propos
     source = (lambda r: MEMBERS[GROUPS.index(proposers.split(",")[r - 1])]) if proposers else None
     reference = ReferenceLedger(params, clock=clock, seed=1, proposer_source=source)
     logs: list[RoundLog] = []
-    agents = [Agent(learner, reference.as_member(member), store, initial_cid, on_round_log=logs.append)
+    agents = [Agent(learner, reference.as_member(member), store, initial_cid, on_round_log=logs.append, pins=pins)
               for learner, member in zip(learners, MEMBERS)]
     return reference, store, clock, agents, logs
 
@@ -150,3 +151,28 @@ def test_a_silent_proposer_is_skipped_at_its_deadline(tmp_path: Path, learners: 
 
     assert records[0].state is RoundState.SKIPPED and records[0].proposal is None
     assert records[1].state in (RoundState.ACCEPTED, RoundState.REJECTED)
+
+
+def test_the_pin_policy_keeps_every_accepted_model_and_lets_old_rejected_proposals_go(
+    tmp_path: Path, learners: list[Learner]
+) -> None:
+    reference, store, clock, agents, logs = _experiment(
+        tmp_path, learners, rounds=3, proposers="alpha,beta,alpha", pins=PinPolicy(keep_rejected_rounds=1))
+    store.unpin(agents[0].initial_cid)
+    garbage = b"\x00" * 64  # alpha's round-1 proposal: refused by every voter
+    rejected_cid = store.put(garbage)
+    reference.as_member(MEMBERS[0]).propose(1, hashlib.sha256(garbage).digest(), rejected_cid)
+    assert agents[1].step() is Action.VOTED and agents[0].initial_cid in store.pins()
+    assert agents[2].step() is Action.VOTED
+
+    records = drive(agents, reference.as_member(MEMBERS[0]), clock.advance)
+    assert [r.state for r in records][0] is RoundState.REJECTED
+    accepted = [r.proposal.cid for r in records if r.state is RoundState.ACCEPTED]
+    assert accepted, "the later honest proposals improve the untrained model"
+    for agent in agents:
+        agent.step()  # each looks once more after the end
+    pins = set(store.pins())
+    assert set(accepted) | {agents[0].initial_cid} <= pins
+    assert rejected_cid not in pins, "alpha's rejected proposal was unpinned one round after"
+    with pytest.raises(ValueError, match="keep_rejected_rounds must be >= 0"):
+        PinPolicy(-1)

@@ -1,10 +1,11 @@
-"""KuboStore against a real HTTP server on loopback that answers as the Kubo RPC specifies.
+"""KuboStore against real servers on loopback: a real kubo daemon, and our own RPC subset.
 
-A kubo daemon cannot be installed here (no internet, no Go toolchain), so the server is ours:
-``learnledger.store.server`` serving a LocalStore, which follows kubo's RPC documentation for
-add, cat, pin/add and version. A third-party client (ipfshttpclient) checks the server speaks that
-protocol as others expect; a second, deliberately faulty server on loopback checks retries and
-corrupted answers.
+The behaviours a learner relies on (add with pin, cat, pin, version, refusals) are checked against
+both a kubo daemon (built by ``scripts/engines.sh``; those cases skip, saying so, where it is not)
+and ``learnledger.store.server`` serving a LocalStore, which follows kubo's RPC documentation for
+add, cat, pin/add and version. A third-party client (ipfshttpclient) checks both speak that
+protocol as others expect; a deliberately faulty server on loopback checks retries and corrupted
+answers.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from learnledger.store.cid import InvalidCid, compute_cid, dag_size
 from learnledger.store.kubo import KuboStore, parse_node_url
 from learnledger.store.local import LocalStore
 from learnledger.store.server import serve_in_thread
+from tests.kubo_nodes import IPFS, KuboNode, needs_kubo
 
 WEIGHTS = bytes(range(256)) * 4000  # 1 MB, four chunks
 
@@ -46,6 +48,38 @@ def server(tmp_path):
 @pytest.fixture
 def kubo(server) -> KuboStore:
     return KuboStore(server.url, timeout=5, retries=0)
+
+
+class Node:
+    """A Kubo RPC server under test: its URL and what it pins, seen from outside the client."""
+
+    def __init__(self, kind: str, url: str, pins) -> None:
+        self.kind, self.url, self.pins = kind, url, pins
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    """One real kubo daemon (private configuration, loopback) for this module's tests."""
+    if IPFS is None:
+        pytest.skip(needs_kubo.kwargs["reason"])
+    node = KuboNode(tmp_path_factory.mktemp("kubo") / "repo").start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(params=["server", pytest.param("kubo", marks=needs_kubo)])
+def node(request, tmp_path) -> Node:
+    """Each case runs against our server and against a real kubo daemon."""
+    if request.param == "kubo":
+        daemon = request.getfixturevalue("daemon")
+        return Node("kubo", daemon.rpc_url, lambda: KuboStore(daemon.rpc_url).pins())
+    server = request.getfixturevalue("server")
+    return Node("server", server.url, server.store.pins)
+
+
+@pytest.fixture
+def client(node) -> KuboStore:
+    return KuboStore(node.url, timeout=10, retries=0, find_timeout=2)
 
 
 def closed_port() -> int:
@@ -67,27 +101,30 @@ def rpc(url: str, path: str, method: str = "POST") -> tuple[int, dict]:
 # ------------------------------------------------------------------------------ nominal workflow
 
 
-def test_it_is_a_weight_store(kubo):
-    assert isinstance(kubo, WeightStore)
+def test_it_is_a_weight_store(client):
+    assert isinstance(client, WeightStore)
 
 
-def test_put_get_pin_through_the_rpc(kubo, server):
-    cid = kubo.put(WEIGHTS)
-    assert cid == compute_cid(WEIGHTS, 1)
-    assert kubo.get(cid) == WEIGHTS
-    kubo.pin(cid)
-    assert server.store.pins() == [cid]
-    unpinned = kubo.put(b"scratch", pin=False)
-    assert unpinned not in server.store.pins() and server.store.has(unpinned)
+def test_put_get_pin_through_the_rpc(client, node):
+    weights = WEIGHTS + node.kind.encode()  # new content in the module-wide daemon, each case
+    cid = client.put(weights)
+    assert cid == compute_cid(weights, 1)
+    assert client.get(cid) == weights
+    client.pin(cid)
+    assert cid in node.pins()
+    unpinned = client.put(b"scratch " + node.kind.encode(), pin=False)
+    assert unpinned not in node.pins()
+    assert client.get(unpinned) == b"scratch " + node.kind.encode()  # stored, though not pinned
 
 
-def test_cid_version_0_on_request(server):
-    cid = KuboStore(server.url, cid_version=0).put(b"hello\n")
+def test_cid_version_0_on_request(node):
+    cid = KuboStore(node.url, cid_version=0).put(b"hello\n")
     assert cid == "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN"
 
 
-def test_version_reports_the_kubo_rpc_it_follows(kubo):
-    assert kubo.version()["Version"].startswith("0.30.0")
+def test_version_reports_the_kubo_rpc_it_follows(client, node):
+    expected = "0.30.0-learnledger" if node.kind == "server" else KuboNode.version_of_binary()
+    assert client.version()["Version"] == expected
 
 
 def test_urls_and_multiaddrs_are_understood():
@@ -115,8 +152,8 @@ def test_add_answers_kubo_ndjson_with_cumulative_size(server):
     assert int(line["Size"]) > len(WEIGHTS)  # the root node counts too
 
 
-def test_rpc_accepts_post_only(server):
-    status, answer = rpc(server.url, "/api/v0/version", method="GET")
+def test_rpc_accepts_post_only(node):
+    status, answer = rpc(node.url, "/api/v0/version", method="GET")
     assert status == 405
 
 
@@ -136,15 +173,17 @@ def test_errors_have_kubo_shape(server):
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # urllib3's note about ipfshttpclient
-def test_third_party_client_adds_and_cats(server):
-    """ipfshttpclient talks to the server as it would to kubo.
+def test_third_party_client_adds_and_cats(node):
+    """ipfshttpclient talks to our server and to a real kubo alike, this far:
 
-    ``ipfshttpclient.connect`` refuses daemons from kubo 0.8 on, and so this server, which reports
-    the kubo RPC release it follows (0.30.0); its documented way past that check is to construct
-    ``Client`` directly, as a current kubo also requires.
+    ``ipfshttpclient.connect`` refuses daemons from kubo 0.8 on: the real kubo, and this server,
+    which reports the kubo RPC release it follows (0.30.0). Past that check (its documented way is
+    to construct ``Client`` directly) add, add with CIDv1 and raw leaves, cat and pin/add work on
+    both, and each reads what KuboStore wrote.
     """
     ipfshttpclient = pytest.importorskip("ipfshttpclient")
-    address = f"/ip4/127.0.0.1/tcp/{server.server_address[1]}/http"
+    _, host, port = parse_node_url(node.url)
+    address = f"/ip4/{host}/tcp/{port}/http"
     with pytest.raises(ipfshttpclient.exceptions.VersionMismatch):
         ipfshttpclient.connect(address)
     client = ipfshttpclient.Client(address)
@@ -153,24 +192,27 @@ def test_third_party_client_adds_and_cats(server):
     assert added["Hash"] == compute_cid(WEIGHTS, 1)
     assert client.cat(added["Hash"]) == WEIGHTS
     assert client.pin.add(added["Hash"])["Pins"] == [added["Hash"]]
-    ours = KuboStore(server.url).put(b"from learnledger")
+    ours = KuboStore(node.url).put(b"from learnledger")
     assert client.cat(ours) == b"from learnledger"
 
 
 # ------------------------------------------------------------------------------------- refusals
 
 
-def test_unknown_cid_is_not_found(kubo):
+def test_unknown_cid_is_not_found(client, node):
+    """Our server knows at once; kubo searches its peers until ``find_timeout``, then gives up."""
     missing = compute_cid(b"never added")
+    with pytest.raises(ContentNotFound, match=missing) as caught:
+        client.get(missing)
+    if node.kind == "kubo":
+        assert f"asked the node at {node.url} and its peers [none connected] for 2 s" in str(caught.value)
     with pytest.raises(ContentNotFound, match=missing):
-        kubo.get(missing)
-    with pytest.raises(ContentNotFound, match=missing):
-        kubo.pin(missing)
+        client.pin(missing)
 
 
-def test_malformed_cid_is_refused_before_any_request(kubo):
+def test_malformed_cid_is_refused_before_any_request(client):
     with pytest.raises(InvalidCid, match="not a CID: 'Qm-oops'"):
-        kubo.get("Qm-oops")
+        client.get("Qm-oops")
 
 
 def test_unreachable_node_names_the_url_and_what_to_do():
@@ -303,3 +345,17 @@ def test_chunked_uploads_are_read(server):
     answer = json.loads(connection.getresponse().read())
     connection.close()
     assert answer["Hash"] == compute_cid(WEIGHTS, 1)
+
+
+def test_ipfs_up_without_kubo_says_how_to_get_it(tmp_path):
+    """Where kubo is not installed, ``learnledger ipfs up`` exits 2 and names scripts/engines.sh."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "learnledger.cli.main", "ipfs", "up", "--repo", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "LEARNLEDGER_IPFS": str(tmp_path / "no-such-ipfs")})
+    assert done.returncode == 2
+    assert "kubo (ipfs) is not installed: run scripts/engines.sh" in " ".join(done.stderr.split())
+    assert not (tmp_path / "config").exists(), "nothing was made"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from learnledger.report.rounds import read_jsonl
 from learnledger.store.local import LocalStore
 from learnledger.store.server import serve_in_thread
 from tests.conftest import needs_anvil, tiny_experiment
+from tests.kubo_nodes import IPFS, needs_kubo
 
 pytestmark = [
     pytest.mark.anvil,
@@ -116,3 +118,26 @@ def test_deploy_from_an_experiment_file_puts_spec_and_weights_in_the_store(tmp_p
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.slow
+@needs_kubo
+def test_launch_with_a_kubo_node_per_lab_pins_every_accepted_model_on_every_node(tmp_path: Path) -> None:
+    out = tmp_path / "launch"
+    done = subprocess.run([*CLI, "launch", str(tiny_experiment(tmp_path, rounds=2)), "--out", str(out),
+                           "--timeout", "400", "--ipfs-per-lab"], capture_output=True, text=True, timeout=500)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = read_jsonl(out / "rounds.jsonl")
+    params = Deployment.load(out / "deployment.json").params
+    accepted = {row["cid"] for row in rows if row["outcome"] == "accepted"}
+    for group in ("cern", "fnal", "desy"):
+        repo = out / "ipfs" / group
+        assert (repo / "swarm.key").is_file(), "the labs' nodes share a private swarm key"
+        listed = subprocess.run([str(IPFS), "pin", "ls", "--type=recursive", "--quiet"], capture_output=True,
+                                text=True, timeout=120, env={**os.environ, "IPFS_PATH": str(repo)})
+        assert listed.returncode == 0, listed.stderr  # the daemons are stopped: the repo is read directly
+        pins = set(listed.stdout.split())
+        assert {params.spec_cid, params.initial_cid} | accepted <= pins, group
+        mine = {row["cid"] for row in rows if row["proposer"] == group}
+        assert mine <= pins, f"{group} pins its own proposals"

@@ -28,7 +28,7 @@ from learnledger.ledger.api import (
     SharedModel,
     to_score,
 )
-from learnledger.store.api import StoreError, WeightStore
+from learnledger.store.api import ContentNotFound, PinningStore, StoreError, WeightStore
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,23 @@ class RoundLog:
         return {k: v for k, v in self.__dict__.items() if v is not None and v != ""}
 
 
+@dataclass(frozen=True)
+class PinPolicy:
+    """What a lab keeps on its own node, so that no accepted model depends on another lab.
+
+    The agent pins the model spec and the initial weights, its own proposals (``put`` pins), and
+    every accepted model, fetching it from the other labs' nodes if its own lacks it. Its own
+    rejected proposals are unpinned once ``keep_rejected_rounds`` more rounds have been decided
+    (0: at once), so a lab's node grows by about one model per accepted round.
+    """
+
+    keep_rejected_rounds: int = 2
+
+    def __post_init__(self) -> None:
+        if self.keep_rejected_rounds < 0:
+            raise ValueError(f"keep_rejected_rounds must be >= 0, received: {self.keep_rejected_rounds}")
+
+
 class Stopwatch:
     """Collects named wall-time spans, for the per-round timing split."""
 
@@ -105,6 +122,7 @@ class Agent:
         store: where weights are put and fetched by CID.
         initial_cid: the CID of the initial weights (emitted at deployment); round 0's model.
         on_round_log: called with this agent's ``RoundLog`` whenever its part in a round is done.
+        pins: what to keep pinned on this agent's store (None: only what ``put`` pins).
     """
 
     def __init__(
@@ -114,6 +132,7 @@ class Agent:
         store: WeightStore,
         initial_cid: str,
         on_round_log: Callable[[RoundLog], None] | None = None,
+        pins: PinPolicy | None = None,
     ) -> None:
         self.learner = learner
         self.ledger = ledger
@@ -123,6 +142,12 @@ class Agent:
         self._model: tuple[SharedModel, bytes] | None = None
         self._scores: dict[bytes, Scores] = {}
         self._logged: set[int] = set()
+        self.pins = pins
+        self._initial_pinned = False
+        self._tended = 0
+        """Rounds up to this one are decided and their accepted model pinned (with ``pins``)."""
+        self._rejected: dict[int, str] = {}
+        """This agent's rejected proposals still pinned, by round."""
 
     @property
     def group(self) -> str:
@@ -133,6 +158,11 @@ class Agent:
     def step(self) -> Action:
         """Do the single next thing the rules ask of this member now, and say what it was."""
         status = self.ledger.status()
+        if self.pins is not None:
+            try:
+                self._tend_pins(status.round)
+            except StoreError as error:  # the round goes on; the pins are tended again next step
+                log.warning("%s could not pin the models it keeps yet: %s", self.group, error)
         if status.finished:
             return Action.FINISHED
         if status.state.can_finalize:
@@ -216,6 +246,37 @@ class Agent:
             )
         self._model = (shared, data)
         return self._model
+
+    def _tend_pins(self, current: int) -> None:
+        """Pin each accepted model of the rounds decided since the last look; unpin this agent's
+        rejected proposals once they are old enough. Level-triggered: a restarted agent re-pins
+        everything from round 1 (pinning what is pinned costs one call) and fetches what its node
+        lacks from the other labs'."""
+        assert self.pins is not None
+        if not self._initial_pinned:
+            self.store.pin(self.initial_cid)
+            self._initial_pinned = True
+        for round in range(self._tended + 1, current + 1):
+            state = self.ledger.round_state(round)
+            if not state.is_final:
+                break
+            if state is RoundState.ACCEPTED:
+                self.store.pin(self._proposal_cid(round))
+            elif state is RoundState.REJECTED:
+                proposal = self.ledger.proposal(round)
+                if proposal is not None and proposal.proposer.lower() == self.ledger.account.lower():
+                    self._rejected[round] = proposal.cid
+            self._tended = round
+        for round, cid in sorted(self._rejected.items()):
+            if round + self.pins.keep_rejected_rounds > self._tended:
+                break
+            if isinstance(self.store, PinningStore):
+                try:
+                    self.store.unpin(cid)
+                except ContentNotFound:
+                    pass  # not pinned (any more): the goal
+                log.info("%s unpinned its rejected proposal of round %d (%s)", self.group, round, cid)
+            del self._rejected[round]
 
     def _proposal_cid(self, round: int) -> str:
         proposal = self.ledger.proposal(round)

@@ -173,6 +173,10 @@ def agent(
     poll: Annotated[float, typer.Option(help="Seconds between looks at the chain while waiting.")] = 0.5,
     retry_limit: Annotated[float, typer.Option(
         help="Longest pause, in seconds, between attempts while the chain or the store is unreachable.")] = 30.0,
+    keep_rejected: Annotated[int, typer.Option(
+        help="With --ipfs (this lab's own node): the agent pins the spec, the initial weights and "
+             "every accepted model there, and unpins its own rejected proposals after this many "
+             "more rounds are decided.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final report as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Only warnings and the final line.")] = False,
 ) -> None:
@@ -183,6 +187,7 @@ def agent(
     """
     checks.above_zero("--poll", poll)
     checks.above_zero("--retry-limit", retry_limit)
+    checks.at_least("--keep-rejected", keep_rejected, 0, " rounds")
     checks.existing_file("--experiment", experiment)
     checks.existing_file("--data", data)
     checks.existing_folder("--store", store)
@@ -195,7 +200,7 @@ def agent(
     secret = read_key(key, keyfile, whose=f"group {group}'s")
     if experiment is not None:
         _load_experiment(experiment)  # checks it, and picks its Keras backend before Keras loads
-    from learnledger.agents.agent import Action
+    from learnledger.agents.agent import Action, PinPolicy
     from learnledger.ledger.api import AccountUnfunded, LedgerError
     from learnledger.runs.member import build_member, final_report, follow
     from learnledger.runs.outputs import append_line
@@ -206,7 +211,8 @@ def agent(
         try:
             config = MemberConfig(deployment=deployment, group=group, key=secret,
                                   rpc_url=rpc, ipfs_url=ipfs, store_dir=store, experiment=experiment,
-                                  data=data, log_file=log, poll_s=poll)
+                                  data=data, log_file=log, poll_s=poll,
+                                  pins=PinPolicy(keep_rejected) if ipfs is not None else None)
             try:
                 member, learner = build_member(config)
             except (MemberSetupError, LedgerError, StoreError, ValueError) as error:
@@ -239,6 +245,9 @@ def launch(
         "--out", help="Run folder. Default: runs/<experiment name>-launch.")] = None,
     timeout: Annotated[Optional[float], typer.Option(
         help="Give up after this many seconds. Default: none (wait for the last round).")] = None,
+    ipfs_per_lab: Annotated[bool, typer.Option(
+        "--ipfs-per-lab", help="One private kubo node per group, connected to each other, instead of "
+                               "one shared store server (needs kubo: scripts/engines.sh).")] = False,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Start over: replace an earlier launch in the run folder (finished or not).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout (no table).")] = False,
@@ -254,6 +263,7 @@ def launch(
     _check_run_folder(out, fresh, "launch")
     from learnledger.ledger.api import LedgerError
     from learnledger.runs.launch import LaunchError, launch_experiment
+    from learnledger.store.api import StoreError
 
     if not as_json:
         console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on anvil, "
@@ -261,12 +271,14 @@ def launch(
     with stop_on_signals():
         try:
             with _round_progress(experiment.rounds, quiet=as_json) as (on_round, on_setup):
-                result = launch_experiment(experiment, out, timeout_s=timeout,
-                                           on_round=on_round, on_setup=on_setup)
+                result = launch_experiment(experiment, out, timeout_s=timeout, on_round=on_round,
+                                           on_setup=on_setup, ipfs_per_lab=ipfs_per_lab)
         except LedgerError as error:
             fail(f"launch could not start its devnet: {error}", UNREACHABLE)
         except LaunchError as error:
             fail(str(error), FAILED)
+        except StoreError as error:  # kubo missing, or a node that would not start
+            fail(f"launch --ipfs-per-lab: {error}", USAGE)
         except KeyboardInterrupt:
             _say_what_was_saved(out, "launch")
     _print_result(result, as_json)

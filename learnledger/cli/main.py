@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperOption
 
-from learnledger.cli import audit, chain, compete, data, experiment, store, watch
+from learnledger.cli import audit, chain, compete, data, experiment, ipfs, store, watch
 from learnledger.cli.console import CliError, console, exit_with
 
 app = typer.Typer(
@@ -55,7 +55,7 @@ def _options(
     """Collaborative learning for research groups, recorded on an Ethereum contract."""
 
 
-for family in (chain, store, data, experiment, audit, watch, compete):
+for family in (chain, store, ipfs, data, experiment, audit, watch, compete):
     family.register(app)
 
 

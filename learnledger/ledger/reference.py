@@ -55,14 +55,19 @@ class _Round:
     outcome: RoundState | None = None
     proposal: Proposal | None = None
     votes: list[Vote] = field(default_factory=list)
+    voters: set[str] = field(default_factory=set)
     model_digest: bytes = b""
 
 
-def validate_params(params: ExperimentParams) -> None:
-    """Refuse what the contract's constructor refuses, in the same order, with the same errors."""
+def validate_params(params: ExperimentParams, max_members: int = MAX_MEMBERS) -> None:
+    """Refuse what the contract's constructor refuses, in the same order, with the same errors.
+
+    ``max_members`` is the contract's roster cap; only a simulation of a design without the cap
+    (``learnledger.scale.committee``) passes another.
+    """
     count = len(params.members)
-    if count == 0 or count > MAX_MEMBERS:
-        raise _refuse("ExperimentMemberCountInvalid", count, MAX_MEMBERS)
+    if count == 0 or count > max_members:
+        raise _refuse("ExperimentMemberCountInvalid", count, max_members)
     if len(params.group_names) != count:
         raise _refuse("ExperimentGroupNamesMismatch", count, len(params.group_names))
     if not 0 < params.threshold_bps <= BPS:
@@ -94,6 +99,9 @@ class ReferenceLedger:
             seeded draw (differential tests pass the contract's ``proposerOf``).
     """
 
+    max_members: int = MAX_MEMBERS
+    """The roster cap the constructor enforces (the contract's)."""
+
     def __init__(
         self,
         params: ExperimentParams,
@@ -101,7 +109,7 @@ class ReferenceLedger:
         seed: int | str | bytes = 0,
         proposer_source: Callable[[int], str] | None = None,
     ) -> None:
-        validate_params(params)
+        validate_params(params, self.max_members)
         self.params = params
         self._clock = clock
         self._seed = seed if isinstance(seed, bytes) else str(seed).encode()
@@ -154,7 +162,7 @@ class ReferenceLedger:
             raise _refuse("ProposalCidEmpty", round)
         data.proposed_at = self._now()
         data.proposal = Proposal(round, caller, bytes(digest), cid)
-        if len(self._members) == 1:
+        if self._eligible(round) == 0:
             self._finalize(round, RoundState.VOTING_CLOSED)  # no eligible voter: every vote is in
 
     def vote(self, caller: str, round: int, approve: bool, vote_score: int, test_score: int) -> None:
@@ -164,14 +172,15 @@ class ReferenceLedger:
             raise _refuse("VoterNotMember", round, caller)
         if self._index[caller] == data.proposer_index:
             raise _refuse("VoterIsProposer", round, caller)
-        if any(v.voter == caller for v in data.votes):
+        if caller in data.voters:
             raise _refuse("VoterAlreadyVoted", round, caller)
+        data.voters.add(caller)
         data.votes.append(Vote(round, caller, bool(approve), int(vote_score), int(test_score)))
         if approve:
             data.approvals += 1
         else:
             data.rejections += 1
-        if data.approvals + data.rejections == len(self._members) - 1:
+        if data.approvals + data.rejections == self._eligible(round):
             self._finalize(round, RoundState.VOTING_CLOSED)  # the last eligible vote decides
 
     def finalize(self, round: int) -> None:
@@ -180,7 +189,7 @@ class ReferenceLedger:
 
     def _finalize(self, round: int, state: RoundState) -> None:
         data = self._rounds[round]
-        eligible = len(self._members) - 1
+        eligible = self._eligible(round)
         if state is RoundState.PROPOSAL_EXPIRED:
             data.outcome = RoundState.SKIPPED
         elif data.approvals * BPS >= self.params.threshold_bps * eligible:
@@ -193,6 +202,10 @@ class ReferenceLedger:
         self._current = round + 1
         if self.params.max_rounds == 0 or round < self.params.max_rounds:
             self._open_round(round + 1)
+
+    def _eligible(self, round: int) -> int:
+        """How many members may vote in ``round``: everyone but its proposer."""
+        return len(self._members) - 1
 
     def _open_round(self, round: int) -> None:
         if self._proposer_source is not None:
@@ -240,8 +253,7 @@ class ReferenceLedger:
 
     def has_voted(self, round: int, voter: str) -> bool:
         data = self._rounds.get(round)
-        address = to_checksum_address(voter)
-        return data is not None and any(v.voter == address for v in data.votes)
+        return data is not None and to_checksum_address(voter) in data.voters
 
     def deadline_of(self, round: int) -> int:
         """The contract's ``deadlineOf``: the running phase's last second, 0 if none."""

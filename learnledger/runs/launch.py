@@ -92,8 +92,13 @@ def launch_experiment(
     timeout_s: float | None = None,
     on_round: Callable[[dict[str, object]], None] = lambda row: None,
     on_setup: Callable[[str], None] = lambda line: None,
+    ipfs_per_lab: bool = False,
 ) -> LaunchResult:
-    """Run ``experiment`` as separate agent processes on a fresh anvil devnet and store server."""
+    """Run ``experiment`` as separate agent processes on a fresh anvil devnet and store server.
+
+    With ``ipfs_per_lab`` each group gets its own private kubo node instead (``LabNodes``), the
+    nodes connected to each other, and its agent stores and pins on that node alone.
+    """
     from learnledger.ledger.devnet import Devnet
     from learnledger.store.local import LocalStore
 
@@ -103,25 +108,25 @@ def launch_experiment(
     folder = RunFolder.create(out)
     count = len(experiment.learners)
 
-    on_setup("starting anvil and the store server")
-    store = LocalStore(folder.store_dir)
-    with Devnet(accounts=count + 1, state=folder.path / CHAIN_STATE) as devnet, \
-            _StoreServer(store) as ipfs_url:
+    on_setup("starting anvil and " + ("one kubo node per group" if ipfs_per_lab else "the store server"))
+    stores = _LabStores(folder, experiment.groups) if ipfs_per_lab else _StoreServer(LocalStore(folder.store_dir))
+    with Devnet(accounts=count + 1, state=folder.path / CHAIN_STATE) as devnet, stores as ipfs_urls:
         on_setup("deploying the contract")
-        deployed = deploy_on_devnet(experiment, devnet, store, folder.path / "deployment.json")
+        deployed = deploy_on_devnet(experiment, devnet, stores.setup_store(),
+                                    folder.path / "deployment.json")
         observer, members = deployed.observer, deployed.members
         groups = {address.lower(): spec.group for (address, _), spec in zip(members, experiment.learners)}
 
         on_setup(f"starting {count} agent processes")
         processes = [
-            _start_agent(folder, spec.group, key, experiment.path, ipfs_url)
+            _start_agent(folder, spec.group, key, experiment.path, ipfs_urls[spec.group])
             for spec, (_, key) in zip(experiment.learners, members)
         ]
         try:
             rows = _watch(observer, groups, processes, folder, timeout_s, on_round)
         finally:
             _stop(processes)
-        _save_final_model(observer, store, folder)
+        _save_final_model(observer, stores.setup_store(), folder)
 
     final = [row for group in experiment.groups for row in _final_rows(folder, group)]
     summary = summarize(
@@ -154,15 +159,40 @@ class _StoreServer:
     def __init__(self, store) -> None:
         self.store = store
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> dict[str, str]:
+        """Every group's store URL: the one server's."""
+        from collections import defaultdict
+
         from learnledger.store.server import serve_in_thread
 
         self.server, _ = serve_in_thread(self.store, "127.0.0.1", 0)
-        return self.server.url
+        return defaultdict(lambda: self.server.url)
+
+    def setup_store(self) -> WeightStore:
+        return self.store
 
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class _LabStores:
+    """One private kubo node per group (``LabNodes``) for the block; set-up adds to the first."""
+
+    def __init__(self, folder: RunFolder, groups) -> None:
+        from learnledger.runs.lab_nodes import LabNodes
+
+        self.nodes = LabNodes(folder.path / "ipfs", groups)
+
+    def __enter__(self) -> dict[str, str]:
+        self.nodes.__enter__()
+        return self.nodes.urls
+
+    def setup_store(self) -> WeightStore:
+        return next(iter(self.nodes.nodes.values())).store()
+
+    def __exit__(self, *exc: object) -> None:
+        self.nodes.close()
 
 
 def _start_agent(folder: RunFolder, group: str, key: str, experiment: Path, ipfs_url: str) -> subprocess.Popen:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from learnledger.agents.agent import Action, Agent, RoundLog
+from learnledger.agents.agent import Action, Agent, PinPolicy, RoundLog
 from learnledger.ledger.api import AccountUnfunded, LedgerError
 from learnledger.store.api import StoreError, WeightStore
 from learnledger.runs.outputs import append_line
@@ -46,6 +46,8 @@ class MemberConfig:
     data: Path | None = None
     log_file: Path | None = None
     poll_s: float = 0.5
+    pins: PinPolicy | None = None
+    """What the agent keeps pinned on its store (a lab's own IPFS node); None: only its proposals."""
 
 
 def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
@@ -80,13 +82,19 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
         )
     store = open_store(config.ipfs_url, config.store_dir)
     spec = _fetch_spec(store, params.spec_cid, params.spec_digest)
+    if config.pins is not None:
+        try:
+            store.pin(params.spec_cid)
+        except StoreError as error:
+            raise MemberSetupError(f"cannot pin the model spec {params.spec_cid} on this lab's node: "
+                                   f"{error}") from None
     data = _load_data(config, params.group_names, index)
 
     from learnledger.agents.learner import Learner
 
     learner = Learner(config.group, data, spec)
     agent = Agent(learner, ledger, store, params.initial_cid,
-                  on_round_log=_round_logger(config.log_file))
+                  on_round_log=_round_logger(config.log_file), pins=config.pins)
     return agent, learner
 
 

@@ -22,7 +22,7 @@ from learnledger.report.terms import ExperimentTerms
 
 RUN_FILES = ("rounds.jsonl", "summary.json", "final.safetensors", "deployment.json", "history.png",
              "chain.json")
-RUN_FOLDERS = ("agents", "store", "keys")
+RUN_FOLDERS = ("agents", "store", "keys", "ipfs")
 
 
 class RunFolder:

@@ -36,3 +36,12 @@ class WeightStore(Protocol):
     def pin(self, cid: str) -> None:
         """Keep ``cid`` from removal."""
         ...
+
+
+@runtime_checkable
+class PinningStore(WeightStore, Protocol):
+    """A store that can also let content go: a lab's own IPFS node, or the embedded store."""
+
+    def unpin(self, cid: str) -> None:
+        """Let ``cid`` be removed at the next garbage collection; ContentNotFound if not pinned."""
+        ...

@@ -1,9 +1,14 @@
 """A client for an IPFS node's Kubo RPC API: the weight store of a group that runs kubo.
 
-Only four endpoints are needed, all POST as the RPC requires: ``/api/v0/add`` (multipart upload,
+A learner needs four endpoints, all POST as the RPC requires: ``/api/v0/add`` (multipart upload,
 pinned, with the chunker, leaf and CID settings spelled out so the node's own configuration
-cannot change the CID), ``/api/v0/cat``, ``/api/v0/pin/add`` and ``/api/v0/version``. The same
-client talks to ``learnledger store serve``, which answers the same subset.
+cannot change the CID), ``/api/v0/cat``, ``/api/v0/pin/add`` and ``/api/v0/version``; a lab's
+pin policy adds ``pin/rm`` and ``pin/ls``, and ``rpc`` calls any other (``id``, ``swarm/...``).
+The same client talks to ``learnledger store serve``, which answers the learner's subset and
+``pin/rm``.
+
+Content the node lacks is searched for among its peers (bitswap) for ``find_timeout`` seconds, sent
+as kubo's own ``timeout`` option; then ContentNotFound names the CID and the nodes asked.
 
 Nothing from the node is trusted: bytes from ``cat`` are verified against the CID asked for, and
 the CID ``add`` returns is checked against the CID computed here (in a worker thread, while the
@@ -38,6 +43,7 @@ CHUNKER = "size-262144"
 _MULTIADDR = re.compile(r"/(?:ip4|ip6|dns|dns4|dns6)/([^/]+)/tcp/(\d+)(?:/(https?))?/?")
 _RETRY_STATUSES = {500, 502, 503, 504}
 _NOT_FOUND = re.compile(r"not found|could not find|no link named|not pinned", re.IGNORECASE)
+_DEADLINE = re.compile(r"context deadline exceeded|deadline|timed? ?out", re.IGNORECASE)
 
 
 def parse_node_url(url: str) -> tuple[str, str, int]:
@@ -73,6 +79,9 @@ class KuboStore:
         cid_version: CID version of added content, 1 (default, raw leaves) or 0.
         check_add: recompute each added file's CID here and refuse a node that disagrees
             (default True).
+        find_timeout: seconds a real kubo may search its peers for content it lacks (cat, pin)
+            before it gives up (default 60); then ContentNotFound names the CID and the nodes
+            asked. Sent as kubo's ``timeout`` option, so the node stops searching too.
     """
 
     def __init__(
@@ -83,13 +92,14 @@ class KuboStore:
         backoff: float = 0.2,
         cid_version: int = 1,
         check_add: bool = True,
+        find_timeout: float = 60.0,
     ) -> None:
         if cid_version not in CID_VERSIONS:
             raise InvalidCid(f"CID version must be 0 or 1, received: cid_version={cid_version!r}")
-        if timeout <= 0 or retries < 0 or backoff < 0:
+        if timeout <= 0 or retries < 0 or backoff < 0 or find_timeout <= 0:
             raise ValueError(
                 f"timeout must be > 0 and retries, backoff >= 0; received timeout={timeout!r}, "
-                f"retries={retries!r}, backoff={backoff!r}")
+                f"retries={retries!r}, backoff={backoff!r}, find_timeout={find_timeout!r}")
         self.scheme, self.host, self.port = parse_node_url(url)
         self.url = f"{self.scheme}://{self.host}:{self.port}"
         self.timeout = timeout
@@ -97,6 +107,7 @@ class KuboStore:
         self.backoff = backoff
         self.cid_version = cid_version
         self.check_add = check_add
+        self.find_timeout = find_timeout
 
     def __repr__(self) -> str:
         return f"KuboStore({self.url!r}, cid_version={self.cid_version})"
@@ -129,7 +140,7 @@ class KuboStore:
     def get(self, cid: str) -> bytes:
         """The bytes named ``cid`` from the node, verified against it."""
         cid_version(cid)
-        data = self._call("cat", {"arg": cid}, what=cid)
+        data = self._find("cat", cid)
         try:
             verify_cid(data, cid)
         except ContentCorrupted as error:
@@ -139,9 +150,30 @@ class KuboStore:
     def pin(self, cid: str) -> None:
         """Ask the node to keep ``cid``."""
         cid_version(cid)
-        answer = _json(self._call("pin/add", {"arg": cid}, what=cid), self.url)
+        answer = _json(self._find("pin/add", cid), self.url)
         if not isinstance(answer, dict) or not answer.get("Pins"):
             raise StoreError(f"the node at {self.url} did not confirm pinning {cid}: {answer!r:.200}")
+
+    def unpin(self, cid: str) -> None:
+        """Let the node remove ``cid`` at its next garbage collection.
+
+        Raises:
+            ContentNotFound: the node does not pin ``cid`` (directly).
+        """
+        cid_version(cid)
+        self._call("pin/rm", {"arg": cid}, what=cid)
+
+    def pins(self) -> list[str]:
+        """The CIDs the node pins directly (recursive pins: what ``put`` and ``pin`` make)."""
+        answer = self.rpc("pin/ls", {"type": "recursive"})
+        return sorted((answer.get("Keys") or {}).keys())
+
+    def rpc(self, endpoint: str, query: dict[str, object] | None = None) -> dict[str, Any]:
+        """Call any Kubo RPC endpoint that answers one JSON object (``id``, ``swarm/peers``...)."""
+        answer = _json(self._call(endpoint, query or {}), self.url)
+        if not isinstance(answer, dict):
+            raise StoreError(f"{self.url} answered {endpoint} with {answer!r:.200}, not an object")
+        return answer
 
     def version(self) -> dict[str, Any]:
         """The node's version report (kubo: Version, Commit, Repo, System, Golang)."""
@@ -152,16 +184,42 @@ class KuboStore:
 
     # ------------------------------------------------------------------------- transport
 
+    def _find(self, endpoint: str, cid: str) -> bytes:
+        """``cat`` or ``pin/add`` of content the node may have to fetch from its peers first.
+
+        kubo searches its peers until its ``timeout`` option expires, then answers with a
+        deadline error; that is reported as ContentNotFound naming the CID and the nodes asked.
+        """
+        query = {"arg": cid, "timeout": f"{self.find_timeout:g}s"}
+        try:
+            return self._call(endpoint, query, what=cid, read_timeout=self.timeout + self.find_timeout)
+        except StoreError as error:
+            if isinstance(error, ContentNotFound) or not _DEADLINE.search(str(error)):
+                raise
+        raise ContentNotFound(
+            f"no reachable IPFS node has {cid}: asked the node at {self.url} and its peers "
+            f"{self._peer_list()} for {self.find_timeout:g} s. Start a node that holds it (a lab "
+            "that pinned it) and connect it, or add the weights file again")
+
+    def _peer_list(self) -> str:
+        try:
+            answer = self.rpc("swarm/peers")
+        except StoreError:
+            return "(unknown: swarm/peers did not answer)"
+        peers = [f"{peer.get('Addr')}/p2p/{peer.get('Peer')}" for peer in answer.get("Peers") or []]
+        return "[" + ", ".join(peers) + "]" if peers else "[none connected]"
+
     def _call(self, endpoint: str, query: dict[str, object], parts: tuple[bytes, ...] = (),
-              content_type: str | None = None, what: str = "") -> bytes:
+              content_type: str | None = None, what: str = "",
+              read_timeout: float | None = None) -> bytes:
         path = f"/api/v0/{endpoint}?{urllib.parse.urlencode(query)}" if query else \
             f"/api/v0/{endpoint}"
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
-                status, body = self._post(path, parts, content_type)
+                status, body = self._post(path, parts, content_type, read_timeout or self.timeout)
             except (OSError, http.client.HTTPException) as error:
-                problem = _describe(error, self.timeout)
+                problem = _describe(error, read_timeout or self.timeout)
             else:
                 if status == 200:
                     return body
@@ -174,14 +232,15 @@ class KuboStore:
                 delay *= 2
         raise StoreUnreachable(
             f"the IPFS node at {self.url} could not be reached for {endpoint} after "
-            f"{self.retries + 1} attempt{'s' if self.retries else ''} ({problem}); start one with 'learnledger store serve "
-            f"--port {self.port}' or 'ipfs daemon', or pass the right --ipfs URL")
+            f"{self.retries + 1} attempt{'s' if self.retries else ''} ({problem}); start one with 'learnledger ipfs up', "
+            f"'learnledger store serve --port {self.port}' or 'ipfs daemon', or pass the right "
+            "--ipfs URL")
 
-    def _post(self, path: str, parts: tuple[bytes, ...], content_type: str | None
-              ) -> tuple[int, bytes]:
+    def _post(self, path: str, parts: tuple[bytes, ...], content_type: str | None,
+              timeout: float) -> tuple[int, bytes]:
         connection_class = (http.client.HTTPSConnection if self.scheme == "https"
                             else http.client.HTTPConnection)
-        connection = connection_class(self.host, self.port, timeout=self.timeout)
+        connection = connection_class(self.host, self.port, timeout=timeout)
         try:
             connection.putrequest("POST", path, skip_accept_encoding=True)
             length = sum(memoryview(part).nbytes for part in parts)
@@ -232,6 +291,11 @@ def _refusal(endpoint: str, status: int, message: str | None, body: bytes, what:
         return StoreError(
             f"{url} has no Kubo RPC endpoint /api/v0/{endpoint} (HTTP {status}): is it an IPFS "
             "node's RPC port (5001), not a gateway (8080)?")
+    if "no space left on device" in told.lower():
+        return StoreError(
+            f"the IPFS node at {url} refused {endpoint}: its disk is full ({told}). Nothing it pinned "
+            "is lost; free space on its repo's disk (or run 'ipfs repo gc' there to drop unpinned "
+            "blocks, such as those of this failed add) and try again")
     return StoreError(f"the IPFS node at {url} refused {endpoint}: {told}")
 
 

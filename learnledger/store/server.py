@@ -3,7 +3,7 @@
 ``learnledger store serve`` runs this. It answers as kubo's RPC documentation specifies, for the
 endpoints a learner needs: every call is a POST (anything else: 405), ``add`` takes a multipart
 upload and prints one NDJSON line ``{"Name", "Hash", "Size"}`` per file, ``cat`` returns the bytes,
-``pin/add`` answers ``{"Pins": [...]}``, ``version`` ``{"Version", ...}``, and errors are
+``pin/add`` and ``pin/rm`` answer ``{"Pins": [...]}``, ``version`` ``{"Version", ...}``, and errors are
 ``{"Message", "Code", "Type": "error"}`` with status 500 (400 for a missing or malformed argument).
 A third-party client (``ipfshttpclient``) adds and cats through it.
 
@@ -128,7 +128,8 @@ class KuboRpcHandler(BaseHTTPRequestHandler):
 
     def _endpoints(self) -> dict[str, Callable[[dict[str, list[str]], bytes | memoryview], None]]:
         return {"/api/v0/add": self._add, "/api/v0/cat": self._cat,
-                "/api/v0/pin/add": self._pin_add, "/api/v0/version": self._version}
+                "/api/v0/pin/add": self._pin_add, "/api/v0/pin/rm": self._pin_rm,
+                "/api/v0/version": self._version}
 
     def _add(self, query: dict[str, list[str]], body: bytes | memoryview) -> None:
         version = _int_option(query, "cid-version", 0)
@@ -184,6 +185,17 @@ class KuboRpcHandler(BaseHTTPRequestHandler):
         for cid in cids:
             self.server.store.pin(_strip_ipfs_prefix(cid))
         self._send_json({"Pins": [_strip_ipfs_prefix(cid) for cid in cids]})
+
+    def _pin_rm(self, query: dict[str, list[str]], body: bytes | memoryview) -> None:
+        cids = [_strip_ipfs_prefix(cid) for cid in query.get("arg") or []]
+        if not cids:
+            raise RpcError('argument "ipfs-path" is required', 400, 1)
+        pinned = set(self.server.store.pins())
+        for cid in cids:
+            if cid not in pinned:
+                raise RpcError(f"{cid} is not pinned or pinned indirectly")
+            self.server.store.unpin(cid)
+        self._send_json({"Pins": cids})
 
     def _version(self, query: dict[str, list[str]], body: bytes | memoryview) -> None:
         self._send_json({"Version": f"{KUBO_RPC_VERSION}-learnledger", "Commit": "",
