@@ -142,7 +142,14 @@ def _simulated(config: SimConfig, n: int, args: argparse.Namespace) -> EventSamp
         return EventSample(sample.images[:n], sample.labels[:n], sample.energy[:n], sample.lepton_energy[:n],
                            sample.interaction[:n])
     started = time.perf_counter()
-    sample = generate(n, seed=args.seed, config=config, workers=args.workers, progress=True)
+    done = [0]
+
+    def report(added: int) -> None:
+        done[0] += added
+        print(f"\rsimulated {done[0]}/{n} events", end="", flush=True)
+
+    sample = generate(n, seed=args.seed, config=config, workers=args.workers, on_progress=report)
+    print()
     print(f"generated {n} events in {time.perf_counter() - started:.0f} s")
     return sample
 

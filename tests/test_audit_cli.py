@@ -76,7 +76,7 @@ def test_a_clean_run_exits_0_and_writes_rows_plot_and_page(experiment, tmp_path:
     folder, cids, _ = experiment
     rows, plot, page = tmp_path / "rounds.jsonl", tmp_path / "history.png", tmp_path / "audit.html"
     status, output = invoke("audit", "--deployment", str(folder / "deployment.json"), "--verify",
-                            "--json", str(rows), "--plot", str(plot), "--html", str(page))
+                            "--jsonl", str(rows), "--plot", str(plot), "--html", str(page))
     assert status == 0, output
     assert "all checks hold" in output and "5 stored files verified" in output
     lines = [json.loads(line) for line in rows.read_text().splitlines()]

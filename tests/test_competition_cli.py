@@ -38,12 +38,12 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
 )
 def test_deploy_refuses_bad_input_before_touching_the_chain(args: list[str], message: str) -> None:
     result = invoke("compete", "deploy", "--rpc", "http://127.0.0.1:9", "--key", KEYS[0][1], *args)
-    assert result.exit_code == 1 and message in str(result.exception)
+    assert result.exception.exit_code == 2 and message in str(result.exception)  # a usage error
 
 
 def test_a_missing_record_says_how_to_make_one(tmp_path: Path) -> None:
     result = invoke("compete", "results", "--competition", tmp_path / "none.json")
-    assert result.exit_code == 1 and "learnledger compete deploy --out" in str(result.exception)
+    assert result.exception.exit_code == 2 and "learnledger compete deploy --out" in str(result.exception)
 
 
 @needs_anvil

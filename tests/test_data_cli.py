@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def test_mnist_info_reports_the_bundled_source_as_json():
-    result = runner.invoke(app, ["data", "mnist-info", "--format", "json"])
+    result = runner.invoke(app, ["data", "mnist-info", "--json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
     assert info["source"] == "bundled" and info["per_class"] == [500] * 10
@@ -40,10 +40,10 @@ def test_dune_converts_to_a_file_the_simulators_reader_opens(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["data", "dune", "--root", "/no/such/dir", "--out", "x.h5"], "not found: /no/such/dir"),
-    (["data", "mnist-info", "--format", "yaml"], "--format must be one of table, json"),
+    (["data", "mnist-info", "--path", "/no/such/mnist.npz"], "--path '/no/such/mnist.npz' does not exist"),
     (["data", "dune-stats", "--per-class", "0"], "--per-class must be at least 1"),
 ])
 def test_bad_input_stops_with_a_message(args, message):
     result = runner.invoke(app, args)
-    assert isinstance(result.exception, CliError)
+    assert isinstance(result.exception, CliError) and result.exception.exit_code == 2
     assert message in str(result.exception)

@@ -172,7 +172,7 @@ def test_cli_up_prints_the_rpc_and_peer_and_down_stops_it(tmp_path):
     made = subprocess.run([*cli, "key", str(key)], capture_output=True, text=True, timeout=60)
     assert made.returncode == 0 and key.stat().st_mode & 0o777 == 0o600
     again = subprocess.run([*cli, "key", str(key)], capture_output=True, text=True, timeout=60)
-    assert again.returncode == 1 and "is not overwritten" in said(again)
+    assert again.returncode == 2 and "is not overwritten" in said(again)
     up = subprocess.run([*cli, "up", "--repo", str(repo), "--api-port", "0", "--swarm-port", "0",
                          "--swarm-key", str(key)], capture_output=True, text=True, timeout=180)
     try:

@@ -52,6 +52,22 @@ def test_launch_runs_every_group_as_its_own_process(tmp_path: Path) -> None:
             logged = [line for line in read_jsonl(out / "agents" / f"{group}.jsonl")
                       if line.get("round") == row["round"] and line.get("role") == "voter"]
             assert logged and logged[0]["approve"] == vote["approve"]
+    # The same outputs as `run`: the final model is the one the chain names.
+    final = (out / "final.safetensors").read_bytes()
+    assert hashlib.sha256(final).hexdigest() == summary["final_model_digest"] == rows[-1]["model_digest"]
+    assert (out / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Its anvil is gone, but the folder keeps the chain: the audit brings it back up and checks it all.
+    audited = subprocess.run([*CLI, "audit", "--deployment", str(out / "deployment.json"), "--verify", "--json"],
+                             capture_output=True, text=True, timeout=300)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    verdict = json.loads(audited.stdout)  # --json: stdout holds the verdict and nothing else
+    assert verdict["ok"] and verdict["rounds"] == 2 and verdict["verified_files"] >= 3
+    assert "brought its saved state" in audited.stderr
+    # ... and a second launch into the same folder is refused rather than overwriting it.
+    again = subprocess.run([*CLI, "launch", str(tmp_path / "tiny.toml"), "--out", str(out)],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "holds a finished run" in again.stderr and "--fresh" in again.stderr
 
 
 @pytest.mark.slow

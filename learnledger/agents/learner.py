@@ -33,6 +33,7 @@ from learnledger.agents.agent import Scores
 from learnledger.agents.models import PROBABILITY_FLOOR, ModelSpec, build_model
 from learnledger.agents.weights import load_weights_bytes, model_weights_bytes
 from learnledger.data.api import LearnerData, Split
+from learnledger.data.errors import DataError
 
 __all__ = ["Scores", "Learner", "CentralBaseline", "initial_weights", "train_central"]
 
@@ -210,21 +211,23 @@ def _derive_seed(seed: int, group: str, round: int) -> int:
 
 
 def _check_fits(group: str, data: LearnerData, spec: ModelSpec) -> None:
-    """Refuse data whose images or labels the spec's model cannot take, before any training."""
+    """Refuse data whose images or labels the spec's model cannot take, before any training.
+
+    DataError (a ValueError): the experiment file or the data must change, not the code."""
     for name in ("train", "vote", "test"):
         split: Split = getattr(data, name)
         if split.x.ndim != 4 or tuple(split.x.shape[1:]) != spec.input_shape:
-            raise ValueError(
+            raise DataError(
                 f"{group}'s {name} images have shape {tuple(split.x.shape)}, but the model takes "
                 f"(N, {', '.join(map(str, spec.input_shape))}); fix [model] input_shape or the data"
             )
         if split.x.dtype != np.uint8:
-            raise ValueError(
+            raise DataError(
                 f"{group}'s {name} images are {split.x.dtype}, not uint8 (0..255); "
                 "see learnledger.data.api.Split"
             )
         if len(split) and (split.y.min() < 0 or split.y.max() >= spec.num_classes):
-            raise ValueError(
+            raise DataError(
                 f"{group}'s {name} labels span {int(split.y.min())}..{int(split.y.max())}, but the "
                 f"model has num_classes={spec.num_classes}; fix [model] num_classes or the data"
             )

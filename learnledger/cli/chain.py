@@ -6,13 +6,16 @@ CLI starts without them.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from learnledger.cli.console import console, fail
+from learnledger.cli import checks
+from learnledger.cli.console import INTERRUPTED, UNREACHABLE, console, fail, print_json, usage
+from learnledger.cli.signals import stop_on_signals
 
 PUBLIC_KEYS_WARNING = (
     "[bold yellow]PUBLIC devnet keys[/]: derived from anvil's public test mnemonic; anyone can "
@@ -27,58 +30,135 @@ def register(app: typer.Typer) -> None:
 
 
 def devnet(
-    port: int = typer.Option(8545, "--port", help="Port on 127.0.0.1 to serve JSON-RPC on."),
+    port: int = typer.Option(8545, "--port", help="Port on 127.0.0.1 to serve JSON-RPC on (0: a free one)."),
     state: Optional[Path] = typer.Option(
         None, "--state", help="Load the chain from FILE if it exists; save it there while running "
-        "and on exit."
+        "and on exit. Default: none (the chain is lost on exit)."
     ),
-    accounts: int = typer.Option(10, "--accounts", help="How many funded dev accounts."),
+    accounts: Optional[int] = typer.Option(None, "--accounts", help="How many funded dev accounts. "
+                                           "Default: 10, or with --experiment one per group and a deployer."),
     block_time: Optional[float] = typer.Option(
-        None, "--block-time", help="Seconds between blocks (default: mine each transaction at once)."
+        None, "--block-time", help="Seconds between blocks. Default: mine each transaction at once."
     ),
+    keys_dir: Optional[Path] = typer.Option(
+        None, "--keys-dir", help="Write each account's PUBLIC dev key to DIR/<name>.key, and "
+        "DIR/members.txt (group and address per line), for --keyfile and --members-file."),
+    experiment: Optional[Path] = typer.Option(
+        None, "--experiment", help="With --keys-dir: name the keys after this experiment's groups "
+        "(its \\[\\[learners]], in order), then deployer.key; without it they are account-<i>.key."),
 ) -> None:
-    """Run a local devnet (anvil) until Ctrl-C, and print its funded accounts."""
+    """Run a local devnet (anvil) until Ctrl-C or SIGTERM, and print its funded accounts.
+
+    It keeps this terminal: run the other steps in other terminals.
+    """
     from learnledger.ledger.api import LedgerError
     from learnledger.ledger.devnet import Devnet
 
-    if accounts < 1:
-        fail(f"--accounts must be at least 1; received: {accounts}")
+    checks.port("--port", port)
+    checks.at_least("--accounts", accounts, 1)
+    checks.above_zero("--block-time", block_time)
+    checks.file_to_make("--state", state)
+    checks.folder_to_make("--keys-dir", keys_dir)
+    if experiment is not None and keys_dir is None:
+        usage("--experiment names the key files: give --keys-dir DIR too")
+    names = _key_names(experiment)
+    if accounts is None:
+        accounts = max(10, len(names))
+    if len(names) > accounts:
+        usage(f"{experiment} has {len(names) - 1} groups: --accounts must be at least {len(names)} "
+              "(one per group and one to deploy)")
     node = Devnet(port=port, state=state, accounts=accounts, block_time=block_time)
+    with stop_on_signals():
+        try:
+            node.start()
+        except LedgerError as error:
+            fail(str(error), UNREACHABLE)
+        except KeyboardInterrupt:
+            node.stop()
+            fail("stopped while starting", INTERRUPTED)
+        try:
+            _announce(node, state, keys_dir, names)
+            node.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            node.stop()
+    console.print("devnet stopped" + (f"; state saved to {state}" if state else ""))
+
+
+def _key_names(experiment: Path | None) -> list[str]:
+    """The key files' names: the experiment's groups in roster order, then the deployer."""
+    if experiment is None:
+        return []
+    from learnledger.agents.experiment import Experiment, ExperimentError
+
     try:
-        node.start()
-    except LedgerError as error:
-        fail(str(error))
+        parsed = Experiment.load(experiment)
+    except ExperimentError as error:
+        usage(str(error))
+    return [*parsed.groups, "deployer"]
+
+
+def _announce(node, state: Path | None, keys_dir: Path | None, names: list[str]) -> None:  # type: ignore[no-untyped-def]
     console.print(f"devnet listening at [bold]{node.rpc_url}[/]" + (f", state in {state}" if state else ""))
     console.print(PUBLIC_KEYS_WARNING)
     for index, (address, key) in enumerate(node.accounts):
         console.print(f"  ({index}) {address}  {key}", soft_wrap=True)
-    console.print("Ctrl-C stops it.")
-    try:
-        node.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.stop()
-    console.print("devnet stopped" + (f"; state saved to {state}" if state else ""))
+    if keys_dir is not None:
+        written = write_dev_keys(keys_dir, node.accounts, names)
+        console.print(f"wrote the PUBLIC dev keys to {keys_dir}/ ({', '.join(written)}) and "
+                      f"{keys_dir / 'members.txt'}", soft_wrap=True)
+    console.print("Ctrl-C (or SIGTERM) stops it" + (" and saves the chain." if state else "."))
+
+
+def write_dev_keys(folder: Path, accounts: list[tuple[str, str]], names: list[str]) -> list[str]:
+    """One key file per account (the key on the first line, a PUBLIC label on the second) and members.txt.
+
+    ``names`` names the first accounts (the groups, then ``deployer``); the rest are ``account-<i>``.
+    members.txt lists ``group address`` for the groups only (all accounts but the deployer when named).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    written, members = [], []
+    for index, (address, key) in enumerate(accounts):
+        name = names[index] if index < len(names) else f"account-{index}"
+        path = folder / f"{name}.key"
+        path.write_text(f"{key}\n# {DEV_KEY_LABEL} ({address})\n")
+        path.chmod(0o600)
+        written.append(path.name)
+        if name != "deployer" and (not names or index < len(names)):
+            members.append(f"{name} {address}")
+    (folder / "members.txt").write_text(
+        f"# group address, one per line ({DEV_KEY_LABEL})\n" + "".join(f"{line}\n" for line in members))
+    return written
+
+
+DEV_KEY_LABEL = "PUBLIC anvil devnet key from the well-known test mnemonic: never use it on a real network"
 
 
 def deploy_command(
     rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of the chain, e.g. http://127.0.0.1:8545."),
-    members: str = typer.Option(..., "--members", help="Member addresses, comma-separated (1 to 256)."),
+    members: Optional[str] = typer.Option(
+        None, "--members", help="Member addresses, comma-separated (1 to 256), in the order of the "
+        "experiment's \\[\\[learners]]. Or give --members-file."),
+    members_file: Optional[Path] = typer.Option(
+        None, "--members-file", help="Lines of 'group address' (as `devnet --keys-dir` writes): the "
+        "roster is put in the experiment's \\[\\[learners]] order by group name."),
     names: Optional[str] = typer.Option(
-        None, "--names", help="Group names, comma-separated, one per member (default: group-1, group-2, ...)."
+        None, "--names", help="Group names, comma-separated, one per member (default: group-1, group-2, "
+        "...; with --experiment: its groups)."
     ),
     threshold_bps: int = typer.Option(5000, "--threshold-bps", help="Approvals needed, in basis "
                                       "points of the eligible voters (5000 = half)."),
     proposal_window: int = typer.Option(3600, "--proposal-window", help="Seconds to propose."),
     vote_window: int = typer.Option(3600, "--vote-window", help="Seconds to vote."),
     max_rounds: int = typer.Option(0, "--max-rounds", help="Rounds before the experiment ends (0 = unlimited)."),
-    spec_digest: Optional[str] = typer.Option(None, "--spec-digest", help="sha256 (hex) of the model spec."),
-    spec_cid: str = typer.Option("", "--spec-cid", help="CID of the model spec."),
+    spec_digest: Optional[str] = typer.Option(None, "--spec-digest", help="Without --experiment: sha256 "
+                                              "(hex) of the model spec."),
+    spec_cid: str = typer.Option("", "--spec-cid", help="Without --experiment: CID of the model spec."),
     initial_digest: Optional[str] = typer.Option(
-        None, "--initial-digest", help="sha256 (hex) of the initial weights."
+        None, "--initial-digest", help="Without --experiment: sha256 (hex) of the initial weights."
     ),
-    initial_cid: str = typer.Option("", "--initial-cid", help="CID of the initial weights."),
+    initial_cid: str = typer.Option("", "--initial-cid", help="Without --experiment: CID of the initial weights."),
     key: Optional[str] = typer.Option(None, "--key", help="Deployer's private key (hex)."),
     keyfile: Optional[Path] = typer.Option(None, "--keyfile", help="File holding the deployer's private "
                                            "key (hex; devnets only)."),
@@ -87,7 +167,7 @@ def deploy_command(
     password_file: Optional[Path] = typer.Option(None, "--password-file", help="With --keystore: file "
                                                  "whose first line is its password (default: prompt)."),
     out: Path = typer.Option(Path("deployment.json"), "--out", help="Where to write the deployment record."),
-    as_json: bool = typer.Option(False, "--json", help="Print the deployment record as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the deployment record as JSON on stdout."),
     experiment: Optional[Path] = typer.Option(
         None, "--experiment", help="Take names, threshold, windows, rounds, the model spec and the "
         "initial weights from this experiment file (spec and weights are put in the store)."),
@@ -96,81 +176,142 @@ def deploy_command(
     store: Optional[Path] = typer.Option(None, "--store", help="With --experiment: embedded store "
                                          "folder (when no --ipfs)."),
 ) -> None:
-    """Deploy an experiment's contract; print its address and write deployment.json."""
+    """Deploy an experiment's contract; print its address and write deployment.json.
+
+    Give --experiment FILE (the agents need its model spec and initial weights in the store), or,
+    for a contract that agents will not run, both --spec-digest and --initial-digest.
+    """
     from learnledger.ledger.api import LedgerError
-    from learnledger.ledger.chain import connect
     from learnledger.ledger.deploy import deploy
     from learnledger.ledger.params import ExperimentParams
-    from learnledger.ledger.sandbox import PLACEHOLDER_INITIAL_DIGEST, PLACEHOLDER_SPEC_DIGEST
 
-    roster = parse_addresses(members)
-    groups = split_list(names) if names is not None else [f"group-{i + 1}" for i in range(len(roster))]
+    checks.within("--threshold-bps", threshold_bps, 1, 10_000)
+    checks.uint32("--proposal-window", proposal_window, minimum=1)
+    checks.uint32("--vote-window", vote_window, minimum=1)
+    checks.uint32("--max-rounds", max_rounds)
+    checks.writable_file("--out", out)
+    checks.existing_file("--experiment", experiment)
+    checks.existing_file("--members-file", members_file)
+    if experiment is None and (spec_digest is None or initial_digest is None):
+        usage("give --experiment FILE (its model spec and initial weights are put in the store, where "
+              "agents fetch them), or both --spec-digest and --initial-digest of a spec and weights "
+              "already stored: a contract without them names no model the agents can use")
+    if (members is None) == (members_file is None):
+        usage("give the roster with exactly one of --members 0xA,0xB,... or --members-file FILE")
+    parsed = _load_experiment(experiment) if experiment is not None else None
+    if members_file is not None:
+        roster, file_groups = read_members_file(members_file, parsed.groups if parsed else None)
+    else:
+        assert members is not None
+        roster, file_groups = parse_addresses(members), None
+    if parsed is not None and len(parsed.learners) != len(roster):
+        usage(f"{experiment} has {len(parsed.learners)} learners ({', '.join(parsed.groups)}) but the "
+              f"roster gives {len(roster)} addresses; give one address per learner, in the file's order")
+    groups = (split_list(names) if names is not None else file_groups
+              or [f"group-{i + 1}" for i in range(len(roster))])
     if len(groups) != len(roster):
-        fail(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
+        usage(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
     from learnledger.cli.account import resolve_key
 
     secret = resolve_key(key, keyfile, keystore, password_file, "the deployer's")
-    placeholders = []
-    if experiment is not None:
-        params = _params_from_experiment(experiment, roster, ipfs, store)
+    if parsed is not None:
+        params = _params_from_experiment(parsed, roster, ipfs, store)
     else:
-        placeholders = [flag for flag, value in (("--spec-digest", spec_digest),
-                                                 ("--initial-digest", initial_digest)) if value is None]
         params = ExperimentParams(
             members=tuple(roster),
             group_names=tuple(groups),
-            spec_digest=parse_digest("--spec-digest", spec_digest) if spec_digest else PLACEHOLDER_SPEC_DIGEST,
+            spec_digest=parse_digest("--spec-digest", spec_digest),  # type: ignore[arg-type]
             spec_cid=spec_cid,
-            initial_digest=(
-                parse_digest("--initial-digest", initial_digest) if initial_digest else PLACEHOLDER_INITIAL_DIGEST
-            ),
+            initial_digest=parse_digest("--initial-digest", initial_digest),  # type: ignore[arg-type]
             initial_cid=initial_cid,
             threshold_bps=threshold_bps,
             proposal_window=proposal_window,
             vote_window=vote_window,
             max_rounds=max_rounds,
         )
+    w3 = connect_or_exit(rpc)
     try:
-        w3 = connect(rpc)
         deployment = deploy(w3, secret, params, rpc_url=rpc)
-        deployment.save(out)
     except LedgerError as error:
-        fail(str(error))
+        fail(f"deploy refused: {error}")
+    try:
+        deployment.save(out)
     except OSError as error:
-        fail(f"deployed, but cannot write {str(out)!r}: {error.strerror}; choose another --out")
+        fail(f"deployed at {deployment.address}, but cannot write {str(out)!r}: {error.strerror}; "
+             "choose another --out")
     if as_json:
-        console.print_json(deployment.to_json())
+        print_json(json.loads(deployment.to_json()))
         return
     console.print(f"deployed at [bold]{deployment.address}[/] (chain {deployment.chain_id}, "
                   f"block {deployment.block}); record written to {out}", soft_wrap=True)
-    if placeholders:
-        console.print(f"note: no {' / '.join(placeholders)} given: placeholder digests were used")
+    console.print("roster: " + ", ".join(f"{group} {address}" for group, address
+                                         in zip(params.group_names, params.members)), soft_wrap=True)
 
 
-def _params_from_experiment(path: Path, roster: list[str], ipfs: Optional[str], store_dir: Optional[Path]):
-    """The constructor arguments an experiment file implies, its spec and initial weights stored."""
+def connect_or_exit(rpc: str, timeout: float | None = None):  # type: ignore[no-untyped-def]
+    """A Web3 connection to ``rpc``, or exit 2 saying no node answers there."""
+    from learnledger.ledger.api import LedgerError
+    from learnledger.ledger.chain import connect
+
+    try:
+        return connect(rpc) if timeout is None else connect(rpc, timeout=timeout)
+    except LedgerError as error:
+        fail(str(error), UNREACHABLE)
+
+
+def read_members_file(path: Path, groups: tuple[str, ...] | None) -> tuple[list[str], list[str]]:
+    """(addresses, group names) from lines of ``group address``; in ``groups``' order when given."""
+    from eth_utils import is_address, to_checksum_address
+
+    try:
+        lines = [line.split() for line in path.read_text().splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError) as error:
+        usage(f"cannot read --members-file {str(path)!r}: {error}")
+    by_group: dict[str, str] = {}
+    for number, fields in enumerate(lines, start=1):
+        if len(fields) != 2 or not is_address(fields[1]):
+            usage(f"--members-file {str(path)!r}: line {number} is {' '.join(fields)!r}; each line must be "
+                  "'group 0xADDRESS'")
+        by_group[fields[0]] = to_checksum_address(fields[1])
+    if not by_group:
+        usage(f"--members-file {str(path)!r} lists no members")
+    if groups is None:
+        return list(by_group.values()), list(by_group)
+    missing = [group for group in groups if group not in by_group]
+    if missing:
+        usage(f"--members-file {str(path)!r} has no address for {', '.join(missing)} (the experiment's "
+              f"groups are {', '.join(groups)})")
+    return [by_group[group] for group in groups], list(groups)
+
+
+def _load_experiment(path: Path):  # type: ignore[no-untyped-def]
     from learnledger.agents.backend import BackendError, select_backend
     from learnledger.agents.experiment import Experiment, ExperimentError
-    from learnledger.runs.embedded import experiment_params
-    from learnledger.store.choose import open_store
-    from learnledger.store.api import StoreError
 
     try:
         parsed = Experiment.load(path)
         select_backend(parsed.keras_backend)
     except (ExperimentError, BackendError) as error:
-        fail(str(error), 2)
-    if len(parsed.learners) != len(roster):
-        fail(f"{path} has {len(parsed.learners)} learners but --members gives {len(roster)} addresses; "
-             "give one address per learner, in the file's order")
+        usage(str(error))
+    return parsed
+
+
+def _params_from_experiment(parsed, roster: list[str], ipfs: Optional[str], store_dir: Optional[Path]):  # type: ignore[no-untyped-def]
+    """The constructor arguments an experiment implies, its spec and initial weights stored."""
     from learnledger.agents.learner import initial_weights
+    from learnledger.runs.embedded import experiment_params
+    from learnledger.store.api import StoreError, StoreUnreachable
+    from learnledger.store.choose import open_store
 
     try:
         target = open_store(ipfs, store_dir)
         spec_cid = target.put(parsed.spec.canonical_json())
         initial = initial_weights(parsed.spec)
         initial_cid = target.put(initial)
-    except StoreError as error:
+    except StoreUnreachable as error:
+        fail(f"cannot store the model spec and initial weights: {error}", UNREACHABLE)
+    except (StoreError, ValueError) as error:
         fail(f"cannot store the model spec and initial weights: {error}")
     return experiment_params(parsed, roster, spec_cid, initial, initial_cid)
 
@@ -185,34 +326,34 @@ def parse_addresses(text: str, option: str = "--members") -> list[str]:
 
     items = split_list(text)
     if not items:
-        fail(f"{option} is empty; give 1 to 256 comma-separated addresses")
+        usage(f"{option} is empty; give 1 to 256 comma-separated addresses")
     for item in items:
         if not is_address(item):
-            fail(f"{option}: {item!r} is not an address (expected 0x and 40 hex digits)")
+            usage(f"{option}: {item!r} is not an address (expected 0x and 40 hex digits)")
     return [to_checksum_address(item) for item in items]
 
 
 def parse_digest(option: str, text: str) -> bytes:
     cleaned = text.removeprefix("0x")
     if not re.fullmatch(r"[0-9a-fA-F]{64}", cleaned):
-        fail(f"{option} must be a sha256 digest: 64 hex digits; received: {text!r}")
+        usage(f"{option} must be a sha256 digest: 64 hex digits; received: {text!r}")
     return bytes.fromhex(cleaned)
 
 
 def read_key(key: str | None, keyfile: Path | None, whose: str = "the deployer's") -> str:
     """A private key from --key or the first line of --keyfile (exactly one)."""
     if (key is None) == (keyfile is None):
-        fail(f"give {whose} key with exactly one of --key HEX or --keyfile FILE")
+        usage(f"give {whose} key with exactly one of --key HEX or --keyfile FILE")
     if keyfile is not None:
         try:
             text = keyfile.read_text().strip()
         except OSError as error:
-            fail(f"cannot read --keyfile {str(keyfile)!r}: {error.strerror}")
+            usage(f"cannot read --keyfile {str(keyfile)!r}: {error.strerror}")
         if text.startswith("{"):
-            fail(f"--keyfile {str(keyfile)!r} looks like an encrypted keystore; give a file with the hex key")
+            usage(f"--keyfile {str(keyfile)!r} looks like an encrypted keystore; give a file with the hex key")
         key = text.splitlines()[0].strip() if text else ""
     assert key is not None
     if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key):
-        fail("the private key must be 64 hex digits (optionally 0x-prefixed)")
+        usage("the private key must be 64 hex digits (optionally 0x-prefixed)")
     return key
 

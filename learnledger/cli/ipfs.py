@@ -14,7 +14,8 @@ from typing import List, Optional
 
 import typer
 
-from learnledger.cli.console import console, fail
+from learnledger.cli import checks
+from learnledger.cli.console import console, fail, usage
 
 UNREACHABLE = 2
 
@@ -54,6 +55,9 @@ def up(
     """Start a private kubo daemon in the background; print its RPC URL and peer multiaddr."""
     from learnledger.store.kubo_node import KuboNode, KuboNodeError
 
+    checks.port("--api-port", api_port)
+    checks.port("--swarm-port", swarm_port)
+    checks.above_zero("--timeout", timeout)
     key = _read_key(swarm_key) if swarm_key is not None else None
     try:
         node = KuboNode(repo or default_repo(), host=host, api_port=api_port,
@@ -110,13 +114,13 @@ def key(out: Path = typer.Argument(..., help="Where to write the new swarm key (
     from learnledger.store.kubo_node import new_swarm_key
 
     if out.exists():
-        fail(f"{out} exists: a swarm key is not overwritten (the labs holding it would be cut "
+        usage(f"{out} exists: a swarm key is not overwritten (the labs holding it would be cut "
              "off); choose another file")
     try:
         out.write_text(new_swarm_key())
         out.chmod(0o600)
     except OSError as error:
-        fail(f"cannot write {str(out)!r}: {error.strerror}")
+        usage(f"cannot write {str(out)!r}: {error.strerror}")
     console.print(f"wrote a new swarm key to {out}", soft_wrap=True)
 
 

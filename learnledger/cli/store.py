@@ -7,14 +7,15 @@ kubo, or another machine's ``learnledger store serve``).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from learnledger.cli.console import console, fail
+from learnledger.cli import checks
+from learnledger.cli.console import UNREACHABLE, USAGE, console, fail, print_json, usage
+from learnledger.cli.signals import stop_on_signals
 
 store_app = typer.Typer(help="Add, fetch and serve weights by content identifier (CID).",
                         no_args_is_help=True)
@@ -41,7 +42,7 @@ def add(
 ) -> None:
     """Add a file and print its CID (the same CID 'ipfs add' gives)."""
     if cid_version not in (0, 1):
-        fail(f"--cid-version must be 0 or 1; received: {cid_version}")
+        usage(f"--cid-version must be 0 or 1; received: {cid_version}")
     data = _read_input(file)
     target = _open(ipfs, store, cid_version)
     cid = _guard(lambda: target.put(data, pin=pin))
@@ -57,13 +58,14 @@ def cat(
     store: Optional[Path] = STORE_OPTION,
 ) -> None:
     """Write the content named CID, verified against it, to standard output (binary-safe)."""
+    checks.writable_file("--out", out)
     source = _open(ipfs, store, 1)
     data = _guard(lambda: source.get(cid))
     if out is not None:
         try:
             out.write_bytes(data)
         except OSError as error:
-            fail(f"cannot write {str(out)!r}: {error.strerror}; choose another --out")
+            usage(f"cannot write {str(out)!r}: {error.strerror}; choose another --out")
         return
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
@@ -83,39 +85,43 @@ def serve(
                                       "serving it (default: serve as stored, like kubo; "
                                       "clients verify)."),
 ) -> None:
-    """Serve the embedded store over the Kubo RPC subset (add, cat, pin/add, version)."""
+    """Serve the embedded store over the Kubo RPC subset (add, cat, pin/add, version).
+
+    It keeps this terminal until Ctrl-C or SIGTERM: run the other steps in other terminals.
+    """
     from learnledger.store.server import StoreServer
 
-    if not 0 <= port <= 65535:
-        fail(f"--port must be between 0 and 65535; received: {port}")
+    checks.port("--port", port)
+    if cid_version not in (0, 1):
+        usage(f"--cid-version must be 0 or 1; received: {cid_version}")
+    checks.folder_to_make("--root", root)
     local = _open(None, root, cid_version)
     try:
         server = StoreServer(local, host, port, verify_reads=verify_reads)
     except OSError as error:
-        fail(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port or --host")
+        usage(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port or --host")
     console.print(f"serving {local.root} as a Kubo RPC node at {server.url} (Ctrl-C stops)")
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it may add "
                       "and read content")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        console.print("stopped")
-    finally:
-        server.server_close()
+    with stop_on_signals():
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            console.print("stopped")
+        finally:
+            server.server_close()
 
 
 @store_app.command("pins")
 def pins(
     store: Optional[Path] = STORE_OPTION,
-    format: str = typer.Option("text", "--format", help="text or json."),
+    as_json: bool = typer.Option(False, "--json", help="Print the CIDs as a JSON list on stdout."),
 ) -> None:
     """List the pinned CIDs of the embedded store."""
-    if format not in ("text", "json"):
-        fail(f"--format must be text or json; received: {format!r}")
-    pinned = _open(None, store, 1).pins()
-    if format == "json":
-        console.print(json.dumps(pinned), soft_wrap=True)
+    pinned = _open(None, store, 1, must_exist=True).pins()
+    if as_json:
+        print_json(pinned)
     else:
         for cid in pinned:
             console.print(cid, soft_wrap=True)
@@ -124,7 +130,7 @@ def pins(
 @store_app.command("gc")
 def gc(store: Optional[Path] = STORE_OPTION) -> None:
     """Remove every unpinned object from the embedded store."""
-    removed = _open(None, store, 1).gc()
+    removed = _open(None, store, 1, must_exist=True).gc()
     for cid in removed:
         console.print(f"removed {cid}", soft_wrap=True)
     console.print(f"{len(removed)} unpinned object{'s' if len(removed) != 1 else ''} removed")
@@ -136,28 +142,70 @@ def rm(
     force: bool = typer.Option(False, "--force", help="Remove it even if pinned."),
     store: Optional[Path] = STORE_OPTION,
 ) -> None:
-    """Remove one object from the embedded store."""
-    local = _open(None, store, 1)
-    _guard(lambda: local.remove(cid, force=force))
+    """Remove one object from the embedded store (a pinned one only with --force, or after `store unpin`)."""
+    from learnledger.store.local import ContentPinned
+
+    local = _open(None, store, 1, must_exist=True)
+    try:
+        _guard(lambda: local.remove(cid, force=force))
+    except ContentPinned:
+        fail(f"{cid} is pinned, so it is kept: run `learnledger store unpin {cid}` first, or `learnledger "
+             f"store rm {cid} --force`")
     console.print(f"removed {cid}", soft_wrap=True)
 
 
-def _open(ipfs: Optional[str], store: Optional[Path], cid_version: int):
+@store_app.command("pin")
+def pin(
+    cid: str = typer.Argument(..., help="CID to keep."),
+    store: Optional[Path] = STORE_OPTION,
+) -> None:
+    """Keep a stored object from `store gc`."""
+    local = _open(None, store, 1, must_exist=True)
+    _guard(lambda: local.pin(cid))
+    console.print(f"pinned {cid}", soft_wrap=True)
+
+
+@store_app.command("unpin")
+def unpin(
+    cid: str = typer.Argument(..., help="CID to let go."),
+    store: Optional[Path] = STORE_OPTION,
+) -> None:
+    """Let `store gc` (or `store rm`) remove a stored object; it stays until then."""
+    local = _open(None, store, 1, must_exist=True)
+    if not _guard(lambda: local.has(cid)):
+        fail(f"{cid} is not in the store at {local.root}")
+    local.unpin(cid)
+    console.print(f"unpinned {cid}", soft_wrap=True)
+
+
+def _open(ipfs: Optional[str], store: Optional[Path], cid_version: int, must_exist: bool = False):
+    """The store to use; ``must_exist``: a command that only reads or tidies refuses a missing folder."""
     from learnledger.store.api import StoreError
     from learnledger.store.choose import open_store
 
+    if must_exist and ipfs is None:
+        checks.existing_folder("--store", store)
     try:
         return open_store(ipfs, store, cid_version)
     except (StoreError, ValueError) as error:
-        fail(str(error))
+        usage(str(error))
 
 
 def _guard(action):
-    """Run a store action; a store error becomes a clear message and exit status 1."""
-    from learnledger.store.api import StoreError
+    """Run a store action: an unreachable node exits 2, any other store error (a CID not there, bytes
+    that do not match) exits 1, a malformed CID is a usage error (2)."""
+    from learnledger.store.api import StoreError, StoreUnreachable
+    from learnledger.store.cid import InvalidCid
+    from learnledger.store.local import ContentPinned
 
     try:
         return action()
+    except StoreUnreachable as error:
+        fail(str(error), UNREACHABLE)
+    except InvalidCid as error:
+        fail(str(error), USAGE)
+    except ContentPinned:
+        raise
     except StoreError as error:
         fail(str(error))
 
@@ -168,8 +216,8 @@ def _read_input(file: Path) -> bytes:
     try:
         return file.read_bytes()
     except FileNotFoundError:
-        fail(f"no file {str(file)!r}: check the path")
+        usage(f"no file {str(file)!r}: check the path")
     except IsADirectoryError:
-        fail(f"{str(file)!r} is a directory: add the files in it one by one")
+        usage(f"{str(file)!r} is a directory: add the files in it one by one")
     except OSError as error:
-        fail(f"cannot read {str(file)!r}: {error.strerror}")
+        usage(f"cannot read {str(file)!r}: {error.strerror}")

@@ -141,6 +141,10 @@ class LedgerError(Exception):
     """Root of every error raised by a ledger: connection, transaction, or contract refusal."""
 
 
+class AccountUnfunded(LedgerError):
+    """The sending account holds no ether to pay for gas: waiting or retrying cannot help."""
+
+
 class ContractRevert(LedgerError):
     """The round rules refused an action; ``name`` is the contract's custom error, ``args`` its data.
 
@@ -151,8 +155,13 @@ class ContractRevert(LedgerError):
     def __init__(self, name: str, args: tuple[object, ...] = (), hint: str = "") -> None:
         self.name = name
         self.args_ = tuple(args)
-        rendered = f"{name}({', '.join(map(str, self.args_))})"
+        rendered = f"{name}({', '.join(map(_render_arg, self.args_))})"
         super().__init__(f"the contract refused: {rendered}" + (f"; {hint}" if hint else ""))
+
+
+def _render_arg(value: object) -> str:
+    """An error argument as a person reads it: bytes as 0x-hex, not a Python bytes literal."""
+    return "0x" + value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
 
 
 @runtime_checkable

@@ -23,6 +23,7 @@ from learnledger.ledger.artifact import REPO_ROOT
 from learnledger.ledger.chain import connect
 
 ANVIL = REPO_ROOT / "node_modules" / ".bin" / "anvil"
+"""npm's launcher (a node script that starts the platform's binary and forwards signals)."""
 DEVNET_MNEMONIC = "test test test test test test test test test test test junk"
 """anvil's (and Hardhat's) public test mnemonic. PUBLIC: never hold real value with it."""
 
@@ -78,10 +79,23 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def anvil_path() -> Path:
-    """The pinned anvil binary, or LedgerError saying how to install it."""
+    """The pinned anvil binary, or LedgerError saying how to install it.
+
+    The platform's native binary that npm installed beside the launcher is preferred: the node
+    launcher exits as soon as it has forwarded a stop signal, before anvil has saved its state, so
+    waiting for it would not wait for the save, and killing it would leave anvil running.
+    """
     if not ANVIL.exists():
         raise LedgerError(f"anvil is not installed at {ANVIL}: run `npm ci` (or scripts/setup.sh)")
-    return ANVIL
+    native = sorted(ANVIL.resolve().parent.parent.glob("anvil-*/bin/anvil"))
+    return native[0] if native else ANVIL
+
+
+def _default_stop_signals() -> None:
+    """In the child before exec: SIGINT and SIGTERM at their defaults, whatever this process inherited
+    (a background job ignores SIGINT), so that anvil installs its own save-and-exit handlers."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class Devnet:
@@ -148,7 +162,8 @@ class Devnet:
                 f"port {self.port} on {self.host} is in use (another devnet?); pass another --port"
             )
         self._process = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            self.command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_default_stop_signals,
         )
         try:
             connect(self.rpc_url, timeout=STARTUP_TIMEOUT)
@@ -168,7 +183,7 @@ class Devnet:
 
     @property
     def pid(self) -> int | None:
-        """The process id of the started anvil (its npm launcher), or None when not started."""
+        """The process id of the started anvil, or None when not started."""
         return self._process.pid if self._process is not None else None
 
     def running(self) -> bool:

@@ -18,7 +18,7 @@ from eth_account import Account
 from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
-from learnledger.ledger.api import ContractRevert, LedgerError
+from learnledger.ledger.api import AccountUnfunded, ContractRevert, LedgerError
 from learnledger.ledger.errors import RevertDecoder
 
 GAS_MARGIN = 150_000
@@ -157,6 +157,8 @@ class Transactor:
                 if any(word in message for word in ("base fee", "underpriced", "fee cap", "feecap")):
                     fees = bump_fees(fees, self.fee_caps())  # the fees rose since we looked: offer more
                     continue
+                if _is_unfunded(error):
+                    raise self._unfunded() from None
                 raise
             nonce = self._nonce
             self._nonce += 1
@@ -293,12 +295,26 @@ class Transactor:
         found = self.refusal(error)
         if found is not None:
             return found
+        if _is_unfunded(error):
+            return self._unfunded()
         if isinstance(error, (ContractLogicError, Web3RPCError)):
             return LedgerError(f"the chain refused while {doing}: {error}")
         return LedgerError(f"failed while {doing}: {type(error).__name__}: {error}")
+
+    def _unfunded(self) -> AccountUnfunded:
+        return AccountUnfunded(
+            f"account {self.address} has no ether to pay for gas on this chain: fund it, or use a key "
+            "that holds some (on a devnet: a key `learnledger devnet` prints or writes with --keys-dir)"
+        )
 
 
 def bump_fees(old: dict[str, int], fresh: dict[str, int]) -> dict[str, int]:
     """Fees for a replacement: at least ``FEE_BUMP`` above the old ones in every field (nodes refuse
     a replacement that is not at least 10% dearer), and no less than a fresh estimate."""
     return {name: max(int(value * FEE_BUMP) + 1, fresh.get(name, 0)) for name, value in old.items()}
+
+
+def _is_unfunded(error: BaseException) -> bool:
+    """Whether a node's refusal says the sender cannot pay (anvil, geth and eth-tester word it so)."""
+    text = str(error).lower()
+    return "insufficient funds" in text or "sender doesn't have enough funds" in text

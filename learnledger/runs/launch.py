@@ -4,10 +4,16 @@ The launcher plays the part of the people setting up a real experiment: it start
 server on loopback, puts the model spec and the initial weights in the store, deploys the contract,
 hands each group its (public devnet) key, starts one ``learnledger agent`` process per group, and
 then only watches the chain until the last round is finalized. It never acts in a round itself.
+
+It leaves the same outputs as ``learnledger run`` (rounds.jsonl, summary.json, history.png,
+final.safetensors, deployment.json, agents/, store/) and the devnet's saved state, chain.json:
+``learnledger audit --deployment OUT/deployment.json`` brings that chain back up on a local devnet
+and checks it, long after the launch has ended.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -30,6 +36,8 @@ if TYPE_CHECKING:  # web3 is imported only once a devnet is used
     from learnledger.store.api import WeightStore
 
 AGENT_POLL_S = 0.2
+CHAIN_STATE = "chain.json"
+"""The devnet's saved state in the run folder (anvil ``--state``): what an audit revives."""
 SHUTDOWN_GRACE_S = 10.0
 
 
@@ -102,7 +110,7 @@ def launch_experiment(
 
     on_setup("starting anvil and " + ("one kubo node per group" if ipfs_per_lab else "the store server"))
     stores = _LabStores(folder, experiment.groups) if ipfs_per_lab else _StoreServer(LocalStore(folder.store_dir))
-    with Devnet(accounts=count + 1) as devnet, stores as ipfs_urls:
+    with Devnet(accounts=count + 1, state=folder.path / CHAIN_STATE) as devnet, stores as ipfs_urls:
         on_setup("deploying the contract")
         deployed = deploy_on_devnet(experiment, devnet, stores.setup_store(),
                                     folder.path / "deployment.json")
@@ -118,6 +126,7 @@ def launch_experiment(
             rows = _watch(observer, groups, processes, folder, timeout_s, on_round)
         finally:
             _stop(processes)
+        _save_final_model(observer, stores.setup_store(), folder)
 
     final = [row for group in experiment.groups for row in _final_rows(folder, group)]
     summary = summarize(
@@ -132,6 +141,16 @@ def launch_experiment(
     folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     folder.draw_history(rows, list(experiment.groups), experiment.name, terms)
     return LaunchResult(summary=summary, rounds=rows, out=folder.path)
+
+
+def _save_final_model(observer: ContractLedger, store: WeightStore, folder: RunFolder) -> None:
+    """final.safetensors: the shared model the chain names, fetched from the store and checked."""
+    shared = observer.current_model()
+    cid = observer.deployment.params.initial_cid if shared.round == 0 else observer.proposal(shared.round).cid
+    data = store.get(cid)
+    if hashlib.sha256(data).digest() != shared.digest:
+        raise LaunchError(f"the store holds other bytes than the final model (round {shared.round}, CID {cid})")
+    folder.write_bytes("final.safetensors", data)
 
 
 class _StoreServer:

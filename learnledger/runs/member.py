@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learnledger.agents.agent import Action, Agent, PinPolicy, RoundLog
-from learnledger.ledger.api import LedgerError
+from learnledger.ledger.api import AccountUnfunded, LedgerError
 from learnledger.store.api import StoreError, WeightStore
 from learnledger.runs.outputs import append_line
 from learnledger.store.choose import open_store
@@ -67,6 +67,7 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
     if not rpc_url:
         raise MemberSetupError(f"{config.deployment} names no RPC URL; pass --rpc URL")
     ledger = ContractLedger(connect(rpc_url), deployment, config.key)
+    ledger.check_deployed()
     params = deployment.params
     index = _roster_index(params.group_names, config.group)
     if params.members[index].lower() != ledger.account.lower():
@@ -163,6 +164,8 @@ def follow_many(
                 if block_check_s is not None:
                     turn.head = _head(turn.agent)
                 action = turn.agent.step()
+            except AccountUnfunded:
+                raise  # no retry can pay for gas: the operator must fund the account
             except (LedgerError, StoreError, OSError) as error:
                 # Includes a refused transaction (the ledger moved on since we looked): look again.
                 log.warning("%s: %s; retrying in %.1f s", turn.agent.group, error, turn.pause)

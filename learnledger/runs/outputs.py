@@ -7,6 +7,7 @@
     final.safetensors   the final shared model
     summary.json        final mean test score, rounds accepted/rejected/skipped, wall time
     history.png         the paper's Figure 2, drawn from rounds.jsonl
+    chain.json          launch only: the devnet's saved state (an audit brings it back up)
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 from learnledger.agents.agent import RoundLog
 from learnledger.report.terms import ExperimentTerms
 
-RUN_FILES = ("rounds.jsonl", "summary.json", "final.safetensors", "deployment.json", "history.png")
+RUN_FILES = ("rounds.jsonl", "summary.json", "final.safetensors", "deployment.json", "history.png",
+             "chain.json")
+RUN_FOLDERS = ("agents", "store", "keys", "ipfs")
 
 
 class RunFolder:
@@ -37,10 +40,28 @@ class RunFolder:
         path.mkdir(parents=True, exist_ok=True)
         for name in RUN_FILES:
             (path / name).unlink(missing_ok=True)
-        for folder in ("agents", "store"):
+        for folder in RUN_FOLDERS:
             shutil.rmtree(path / folder, ignore_errors=True)
         (path / "agents").mkdir()
         return cls(path)
+
+    @staticmethod
+    def earlier_run(path: Path) -> str | None:
+        """What an earlier run left in ``path``, in words (None if nothing): a finished run, or an
+        interrupted one and how far it got. ``create`` would replace it."""
+        path = Path(path)
+        if not path.is_dir():
+            return None
+        if (path / "summary.json").exists():
+            return "a finished run (summary.json)"
+        rounds = path / "rounds.jsonl"
+        if rounds.exists():
+            count = sum(1 for line in rounds.read_text().splitlines() if line.strip())
+            return f"an interrupted run ({count} round{'s' if count != 1 else ''} in rounds.jsonl)"
+        if any((path / name).exists() for name in RUN_FILES) or any(
+                (path / folder).is_dir() and any((path / folder).iterdir()) for folder in RUN_FOLDERS):
+            return "an interrupted run (stopped before its first round)"
+        return None
 
     @property
     def store_dir(self) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -120,8 +120,12 @@ def _worker_count(workers: int | None, n_jobs: int) -> int:
 
 
 def generate(n_events: int, seed: int, config: SimConfig | None = None, workers: int | None = None,
-             progress: bool = False) -> EventSample:
-    """Simulate ``n_events`` events, classes balanced, identical for identical (seed, config)."""
+             on_progress: Callable[[int], None] = lambda done: None) -> EventSample:
+    """Simulate ``n_events`` events, classes balanced, identical for identical (seed, config).
+
+    ``on_progress(n)`` is called after each batch with the number of events it added (a progress
+    bar is the caller's business: this layer draws nothing).
+    """
     config = config or SimConfig()
     size = config.image_size
     images = np.zeros((n_events, 3, size, size), np.uint8)
@@ -129,38 +133,12 @@ def generate(n_events: int, seed: int, config: SimConfig | None = None, workers:
     energy = np.zeros(n_events, np.float32)
     lepton = np.zeros(n_events, np.float32)
     mode = np.zeros(n_events, np.int64)
-    with _progress(progress, n_events) as advance:
-        for start, batch in iter_batches(n_events, seed, config, workers):
-            stop = start + len(batch)
-            images[start:stop] = batch.images
-            labels[start:stop] = batch.labels
-            energy[start:stop] = batch.energy
-            lepton[start:stop] = batch.lepton_energy
-            mode[start:stop] = batch.interaction
-            advance(len(batch))
+    for start, batch in iter_batches(n_events, seed, config, workers):
+        stop = start + len(batch)
+        images[start:stop] = batch.images
+        labels[start:stop] = batch.labels
+        energy[start:stop] = batch.energy
+        lepton[start:stop] = batch.lepton_energy
+        mode[start:stop] = batch.interaction
+        on_progress(len(batch))
     return EventSample(images=images, labels=labels, energy=energy, lepton_energy=lepton, interaction=mode)
-
-
-class _progress:
-    """A rich progress bar when asked for, else nothing; used as ``with _progress(on, total) as advance``."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled
-        self.total = total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from learnledger.cli.console import console
-
-        self.bar = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=console)
-        self.bar.start()
-        task = self.bar.add_task("events", total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc) -> None:
-        if self.enabled:
-            self.bar.stop()
