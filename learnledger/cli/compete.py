@@ -247,13 +247,13 @@ def results_command(
 def leaderboard(audit: Any) -> dict[str, Any]:
     """The audit as plain data: per entry its standing and each evaluator's score (fetch, not draw)."""
     from learnledger.competition.api import NO_SCORE
-    from learnledger.competition.results import ranking, tally
+    from learnledger.competition.results import can_win, ranking, tally
 
     params = audit.params
     entrant_names = dict(zip(params.entrants, params.entrant_names))
     evaluator_names = dict(zip(params.evaluators, params.evaluator_names))
     revealed = {r.evaluator: r.scores for r in audit.reveals}
-    mirror = {r.entry.index: r for r in tally(audit.entries, audit.reveals)}
+    mirror = {r.entry.index: r for r in tally(audit.entries, audit.reveals, audit.withholders)}
     order = [r.entry.index for r in ranking(list(mirror.values()))]
     rows = []
     for rank, index in enumerate(order, start=1):
@@ -264,19 +264,18 @@ def leaderboard(audit: Any) -> dict[str, Any]:
             name = evaluator_names[evaluator]
             if evaluator not in revealed:
                 cells[name] = audit.discarded.get(evaluator, "not revealed")
-            elif evaluator == entry.entrant:
-                cells[name] = "own entry"
             elif revealed[evaluator][index] == NO_SCORE:
                 cells[name] = "abstained"
             else:
                 cells[name] = revealed[evaluator][index]
         rows.append({
-            "rank": rank if mirror[index].median is not None else None,
+            "rank": rank if can_win(mirror[index]) else None,
             "entry": index,
             "entrant": entrant_names.get(entry.entrant, entry.entrant),
             "median": on_chain[0] if on_chain else mirror[index].median,
             "scores_counted": on_chain[1] if on_chain else mirror[index].score_count,
             "final": on_chain is not None,
+            "withheld": mirror[index].withheld,
             "weights_digest": "0x" + entry.weights_digest.hex(),
             "weights_cid": entry.weights_cid,
             "scores": cells,

@@ -10,7 +10,8 @@ before the commitment is sent, so a crash between the two never loses the means 
 
 What an entry scores:
 
-- its own entry: ``NO_SCORE`` (the contract ignores it anyway; an evaluator never judges itself);
+- its own entry: like any other (the median is robust to one self-interested score among three,
+  and an honest score there keeps a dishonest rival from deciding the entry's median alone);
 - bytes the store cannot give: ``NO_SCORE`` (abstain: the evaluator could not judge);
 - bytes that do not match their digest, a spec that does not parse, weights that do not fit the
   spec, a model that does not take the test images: the metric's worst value (the entry is broken);
@@ -55,7 +56,7 @@ class EntryScore:
     index: int
     score: int
     reason: str
-    """"scored", "own entry", or what was wrong (for the log and the CLI)."""
+    """"scored", or what was wrong (for the log and the CLI)."""
     metric: float | None = None
 
 
@@ -157,8 +158,6 @@ class Evaluator:
 
     def score_entry(self, entry: EntryRecord) -> EntryScore:
         """This evaluator's score for ``entry`` (see the module's rules)."""
-        if entry.entrant.lower() == self.competition.account.lower():
-            return EntryScore(entry.index, NO_SCORE, "own entry")
         fetched = {}
         for what, cid, digest in (("spec", entry.spec_cid, entry.spec_digest),
                                   ("weights", entry.weights_cid, entry.weights_digest)):
