@@ -135,12 +135,14 @@ def enter_command(
     ipfs: Optional[str] = IPFS,
     store: Optional[Path] = STORE,
 ) -> None:
-    """Enter a trained model: store its spec and weights, put their digests and CIDs on-chain."""
+    """Enter a trained model: check that the weights load into the spec's model, store both, put
+    their digests and CIDs on-chain (an entry cannot be taken back)."""
     from learnledger.agents.models import ModelSpec, SpecError
-    from learnledger.competition.evaluator import submit_entry
+    from learnledger.competition.evaluator import check_entry, submit_entry
     from learnledger.ledger.api import LedgerError
     from learnledger.store.choose import open_store
     from learnledger.store.api import StoreError
+    from learnledger.store.tensors import WeightsError
 
     try:
         parsed = ModelSpec.from_json(spec.read_bytes())
@@ -149,6 +151,11 @@ def enter_command(
         fail(f"cannot read {error.filename!r}: {error.strerror}")
     except SpecError as error:
         fail(f"--spec {str(spec)!r}: {error}", 2)
+    try:
+        check_entry(parsed, weight_bytes)
+    except WeightsError as error:
+        fail(f"--weights {str(weights)!r} cannot be entered: {error}. Nothing was entered; "
+             "save the trained model's weights as safetensors for this --spec and try again", 2)
     client = _client(competition, key, keyfile)
     try:
         index = submit_entry(client, open_store(ipfs, store), parsed, weight_bytes)

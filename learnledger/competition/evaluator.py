@@ -39,6 +39,7 @@ from learnledger.competition.commitment import commitment, new_salt
 from learnledger.data.api import Split
 from learnledger.ledger.api import to_score
 from learnledger.store.api import StoreError, WeightStore
+from learnledger.store.tensors import WeightsError, decode_tensors, non_finite_tensors
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +212,24 @@ class Evaluator:
         return self._memo
 
 
+def check_entry(spec: ModelSpec, weights: bytes) -> None:
+    """Refuse weights that every evaluator would score as broken, before the entry (which cannot be
+    taken back) is made: they must load into the model ``spec`` builds and hold finite numbers.
+
+    Raises:
+        WeightsError: malformed or truncated safetensors, tensors that do not fit the model (every
+            difference listed), or NaN/infinite tensors (named).
+    """
+    load_weights_bytes(build_model(spec), weights)
+    diverged = non_finite_tensors(decode_tensors(weights))
+    if diverged:
+        raise WeightsError(f"the weights hold NaN or infinite values in {', '.join(diverged)}")
+
+
 def submit_entry(competition: Competition, store: WeightStore, spec: ModelSpec, weights: bytes) -> int:
-    """An entrant's step: store the spec and weights, enter their digests and CIDs; the entry index."""
+    """An entrant's step: check that the weights load into the spec's model (``check_entry``), store
+    the spec and weights, enter their digests and CIDs; the entry index."""
+    check_entry(spec, weights)
     spec_bytes = spec.canonical_json()
     return competition.enter(hashlib.sha256(spec_bytes).digest(), store.put(spec_bytes),
                              hashlib.sha256(weights).digest(), store.put(weights))
