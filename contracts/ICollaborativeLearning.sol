@@ -128,8 +128,9 @@ interface ICollaborativeLearning {
     /// or VotingClosed. Opens the next round unless it was the last.
     /// @dev The acceptance rule, here and for the last vote: a round is accepted when
     /// approvals * 10000 >= thresholdBps * (memberCount - 1), the eligible voters being the members
-    /// other than the proposer. At the default 5000 bps that is at least half of them: a tie
-    /// (2 yes, 2 no) is accepted. A missing vote counts as a no.
+    /// other than the proposer. At the default 5000 bps a round is accepted when at least half of
+    /// the members other than the proposer approve, so a tie (2 yes, 2 no) is accepted (as in
+    /// Colearn). A missing vote counts as a no.
     function finalize(uint256 round) external;
 
     // --------------------------------------------------------------------------------- views
