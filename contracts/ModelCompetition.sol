@@ -25,7 +25,7 @@ import {IModelCompetition} from "./IModelCompetition.sol";
 /// slot and the participant word; a reveal writes ceil(entries / 4) + 1 fresh slots. Finalize reads
 /// every reveal once and, per entry, counts the scores below and equal to the median it is given:
 /// linear in entries x evaluators whatever the order of the scores (the sorting it replaced was
-/// quadratic and the evaluators chose the order). At 64 x 64 it costs about 3.5M gas.
+/// quadratic and the evaluators chose the order). At 64 x 64 it costs 5.3M gas, whatever the order.
 contract ModelCompetition is IModelCompetition {
     /// @dev Roster limits: they bound finalize's work (entries x evaluators scores checked).
     uint256 private constant MAX_ENTRANTS = 64;
