@@ -145,7 +145,9 @@ interface IModelCompetition {
     /// @notice Entry `entryIndex` cannot win: its `entrant`, also an evaluator, withheld its reveal.
     event EntryDisqualified(uint256 indexed entryIndex, address indexed entrant);
     /// @notice The competition ended; `hasWinner` is false when no entry was scored at all.
-    event CompetitionFinalized(bool hasWinner, uint256 winnerIndex, address winner, int64 median, bytes32 weightsDigest);
+    event CompetitionFinalized(
+        bool hasWinner, uint256 winnerIndex, address indexed winner, int64 median, bytes32 weightsDigest
+    );
 
     // ------------------------------------------------------------------------------- actions
 
@@ -180,7 +182,7 @@ interface IModelCompetition {
     function statusOf(address account)
         external
         view
-        returns (Phase current, bool entered, bool committed, bool revealed, uint256 entryCount);
+        returns (Phase current, bool entered, bool committed, bool revealed, uint256 entryTotal);
 
     function entryCount() external view returns (uint256);
 

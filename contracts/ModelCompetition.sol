@@ -223,7 +223,7 @@ contract ModelCompetition is IModelCompetition {
         int64[][] memory revealed = _countedReveals();
 
         Outcome memory outcome = Outcome({finalized: true, hasWinner: false, winnerIndex: 0});
-        int64 bestMedian;
+        int64 bestMedian = 0; // read only once outcome.hasWinner is set
         for (uint256 j = 0; j < entryTotal; ++j) {
             EntryData storage entry = _entries[j];
             int64 median = medians[j];
