@@ -169,3 +169,23 @@ def test_a_tie_is_accepted_and_the_docs_say_so() -> None:
     for path in ("README.md", "docs/protocol.md", "contracts/ICollaborativeLearning.sol"):
         text = re.sub(r"\s*(///|//)?\s+", " ", (REPO / path).read_text())
         assert rule in text, f"{path} does not state the acceptance rule: {rule!r}"
+
+
+def test_the_draw_is_the_documented_function_of_the_proposal_block_hash() -> None:
+    """Finding 5, for auditors: round r + 1's proposer is keccak256(blockhash(P), contract, r + 1)
+    % members, P being the block holding round r's proposal, whoever votes or finalizes later."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    exp = embedded_experiment(5, outsiders=0, start_time=START)
+    reader = exp.ledger(exp.members[0])
+    for round_ in (1, 2, 3):
+        proposer = reader.proposer_of(round_)
+        exp.ledger(proposer).propose(round_, digest(round_), CID)
+        proposal_block = exp.chain.w3.eth.get_block("latest")
+        exp.chain.tester.mine_blocks(3)  # later votes, in later blocks, change nothing
+        for voter in (m for m in exp.members if m != proposer):
+            exp.ledger(voter).vote(round_, True, 900_000, 900_000)
+        seed = keccak(encode(["bytes32", "address", "uint256"],
+                             [bytes(proposal_block["hash"]), exp.deployment.address, round_ + 1]))
+        assert reader.proposer_of(round_ + 1) == exp.members[int.from_bytes(seed, "big") % 5]
