@@ -420,11 +420,11 @@ contract CollaborativeLearning is ICollaborativeLearning {
     /// grinding that an earlier rule, drawing in the block that opens the round, allowed). What
     /// remains: (1) the producer of the proposal's block, if it is a member or colludes with one,
     /// can try many block hashes before sealing (on a proof-of-authority chain every lab that signs
-    /// blocks can, in the blocks it signs; on an automine devnet the sender of a transaction is in
-    /// effect its block's producer); (2) if no vote lands within 256 blocks of the proposal, or the
-    /// round gets no vote, the next proposer is the fallback draw of `_fallbackProposer`, known in
-    /// advance: the drawn proposer that skips its round, or the only voter fast enough to vote in
-    /// those blocks, chooses between the random draw and that fixed one (one bit).
+    /// blocks can, in the blocks it signs; on a devnet, its node); (2) if no vote lands within
+    /// 256 blocks of the proposal, or the round gets no vote, the next proposer is the fallback
+    /// draw of `_fallbackProposer`, known in advance: the drawn proposer that skips its round, or
+    /// the only voter fast enough to vote in those blocks, chooses between the random draw and
+    /// that fixed one (one bit).
     function _drawNext(uint256 round, RoundData memory data) private view {
         bytes32 proposalBlockHash = blockhash(data.proposedBlock); // 0 in that block itself or 256 later
         if (proposalBlockHash == bytes32(0)) return;
@@ -438,14 +438,16 @@ contract CollaborativeLearning is ICollaborativeLearning {
         return uint256(keccak256(abi.encode(address(this), round))) % _memberCount;
     }
 
-    /// @dev The proposer of round 1, drawn at deployment from the block before it: the deployer,
-    /// who chooses that block, can choose this one draw.
+    /// @dev The proposer of round 1, drawn at deployment from the previous block's hash: the
+    /// deployer, who chooses that block, can choose this one draw. (No prevrandao: it adds nothing
+    /// where a producer could grind anyway, is 0 on Clique chains and under eth-tester, and does not
+    /// exist before Paris.)
     function _firstProposer() private view returns (uint256) {
         bytes32 previousHash;
         unchecked {
             previousHash = blockhash(block.number - 1); // 0 at block 0 (where a node may simulate)
         }
-        return uint256(keccak256(abi.encode(block.prevrandao, previousHash, address(this), uint256(1)))) % _memberCount;
+        return uint256(keccak256(abi.encode(previousHash, address(this), uint256(1)))) % _memberCount;
     }
 
     /// @dev Opens `round` with the proposer drawn for it.
