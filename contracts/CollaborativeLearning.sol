@@ -10,8 +10,9 @@ import {ICollaborativeLearning} from "./ICollaborativeLearning.sol";
 ///
 ///   immutables   memberCount, thresholdBps, both windows, maxRounds, specDigest, initialDigest
 ///   _progress    one slot: currentRound (uint64) | modelRound (uint64, 0 = initial weights)
-///   _rounds[r]   one slot per round: openedAt | proposedAt | finalizedAt (uint40 each) |
-///                proposerIndex | approvals | rejections (uint8 each, at most 255 voters) | outcome
+///   _rounds[r]   one slot per round: openedAt | proposedAt | finalizedAt | proposedBlock (uint40
+///                each) | proposerIndex | approvals | rejections (uint8 each, at most 255 voters) |
+///                outcome | nextDrawn (bool) | nextProposerIndex (uint8, the draw for round r + 1)
 ///   _digests[r]  one slot per proposed round: the sha256 of the proposed weights
 ///   _memberWords[a][w]  per member, one word per 247 rounds: roster index (bits 0-7) |
 ///                registered (bit 8) | voted in round w * 247 + i (bit 9 + i, i in 0..246)
@@ -23,9 +24,24 @@ import {ICollaborativeLearning} from "./ICollaborativeLearning.sol";
 /// vote pays the cheap nonzero-to-nonzero write; only a member's first vote in each later block of
 /// 247 rounds starts a fresh word (copying the roster bits from word 0). The shared model is
 /// stored as the round that set it, its digest read from `_digests`, not copied.
+///
+/// The proposer draw (see `_drawNext`) is fixed before anyone can choose the block that opens the
+/// round: the first vote cast in a block after the proposal's draws the next round's proposer from
+/// the proposal block's hash, which nobody but that block's producer knew when the proposal was
+/// sent. Whoever casts the last vote or finalizes only carries out a draw already made.
 contract CollaborativeLearning is ICollaborativeLearning {
     uint256 private constant MAX_MEMBERS = 256;
     uint256 private constant BPS = 10_000;
+
+    /// @dev A CID names the weights in IPFS: 46 characters (CIDv0) or 59 (CIDv1, sha2-256, base32)
+    /// in practice; 128 bytes leaves room for longer hashes and bounds what every reader must load.
+    uint256 private constant MAX_CID_BYTES = 128;
+
+    /// @dev Scores are a metric times 1e6 (accuracy in [0, 1], the cross-entropy loss with the
+    /// agents' 1e-7 probability floor at most 16.2): any honest score lies in [0, MAX_SCORE].
+    /// NO_SCORE (type(int64).min) says the voter could not compute the metric.
+    int64 private constant MAX_SCORE = 100_000_000;
+    int64 private constant NO_SCORE = type(int64).min;
 
     /// @dev The layout of a member word (see the storage layout above).
     uint256 private constant INDEX_MASK = 0xff;
@@ -49,10 +65,13 @@ contract CollaborativeLearning is ICollaborativeLearning {
         uint40 openedAt;
         uint40 proposedAt;
         uint40 finalizedAt;
+        uint40 proposedBlock;
         uint8 proposerIndex;
         uint8 approvals;
         uint8 rejections;
         Outcome outcome;
+        bool nextDrawn;
+        uint8 nextProposerIndex;
     }
 
     struct Progress {
@@ -125,7 +144,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
             emit MemberRegistered(i, member, groupNames[i]);
         }
         _progress.currentRound = 1;
-        _openRound(1);
+        _openRound(1, _firstProposer());
     }
 
     // ------------------------------------------------------------------------------- actions
@@ -138,14 +157,16 @@ contract CollaborativeLearning is ICollaborativeLearning {
         if (msg.sender != proposer) revert ProposalUnauthorized(round, msg.sender, proposer);
         if (digest == bytes32(0)) revert ProposalDigestEmpty(round);
         if (bytes(cid).length == 0) revert ProposalCidEmpty(round);
+        if (bytes(cid).length > MAX_CID_BYTES) revert ProposalCidTooLong(round, bytes(cid).length, MAX_CID_BYTES);
 
         _digests[round] = digest;
         data.proposedAt = uint40(block.timestamp);
+        data.proposedBlock = uint40(block.number);
         emit WeightsProposed(round, msg.sender, digest, cid);
         if (_memberCount == 1) {
             _finalize(round, data, RoundState.VotingClosed); // no eligible voter: every vote is in
         } else {
-            _rounds[round].proposedAt = data.proposedAt;
+            _rounds[round] = data;
         }
     }
 
@@ -153,7 +174,10 @@ contract CollaborativeLearning is ICollaborativeLearning {
     function vote(uint256 round, bool approve, int64 voteScore, int64 testScore) external {
         RoundData memory data = _rounds[round];
         _requireState(round, _stateOf(data), _bit(RoundState.Voting));
+        _requireScore(round, voteScore);
+        _requireScore(round, testScore);
         _recordBallot(round, msg.sender, data.proposerIndex);
+        if (!data.nextDrawn) _drawNext(round, data);
 
         unchecked {
             // at most 255 eligible voters, each counted once: neither tally overflows uint8
@@ -353,6 +377,12 @@ contract CollaborativeLearning is ICollaborativeLearning {
         return _memberWords[account][0] & REGISTERED != 0;
     }
 
+    /// @dev A score is NO_SCORE or lies in [0, MAX_SCORE]: one voter's extreme figure cannot
+    /// outweigh the others' in any statistic read from the events.
+    function _requireScore(uint256 round, int64 score) private pure {
+        if (score != NO_SCORE && (score < 0 || score > MAX_SCORE)) revert VoteScoreOutOfRange(round, score, MAX_SCORE);
+    }
+
     /// @dev Ends `round`, decided in `state` (ProposalExpired or VotingClosed), and opens the next
     /// one unless `round` was the last.
     function _finalize(uint256 round, RoundData memory data, RoundState state) private {
@@ -375,39 +405,57 @@ contract CollaborativeLearning is ICollaborativeLearning {
 
         progress.currentRound = uint64(round + 1);
         _progress = progress;
-        if (_maxRounds == 0 || round < _maxRounds) _openRound(round + 1);
+        if (_maxRounds == 0 || round < _maxRounds) {
+            _openRound(round + 1, data.nextDrawn ? data.nextProposerIndex : _fallbackProposer(round + 1));
+        }
     }
 
-    /// @dev Opens `round` and draws its proposer.
+    /// @dev Draws the proposer of `round + 1` into `data`, once, from the hash of the block that
+    /// holds `round`'s proposal, if a later block can still read it (the 256 most recent blocks).
     ///
-    /// Who can bias the draw, and how much: the seed mixes `block.prevrandao`, the previous block's
-    /// hash, this contract's address and the round, in the block that opens the round (deployment
-    /// for round 1, the finalizing transaction for the others). No member chooses any of these
-    /// directly, but (1) the block producer (a proof-of-stake proposer, or the sequencer of a rollup
-    /// or devnet) knows the seed before publishing its block and may withhold the block, forfeiting
-    /// its reward, to reroll once per slot it controls: one bit of bias per controlled slot, not a
-    /// free choice; a sequencer that orders transactions alone can choose freely. (2) The member who
-    /// sends the finalizing transaction (or the last vote) chooses which block it lands in, and with
-    /// the seed computable from public data it can delay its transaction until a block gives a
-    /// draw it likes, limited by the deadlines and by other members who may finalize first;
-    /// anyone can finalize, so honest members shrink that room by finalizing promptly.
-    /// prevrandao is only as random as the chain makes it (a devnet may fix it).
-    function _openRound(uint256 round) private {
+    /// Who can bias the draw, and how much. Nobody who sends a transaction chooses the proposal
+    /// block's hash: it depends on the whole block, sealed by its producer after the transaction
+    /// was sent, and it is fixed before the vote that reads it. So the member whose vote draws, the
+    /// last voter and whoever finalizes cannot choose the result by choosing their block (the
+    /// grinding that an earlier rule, drawing in the block that opens the round, allowed). What
+    /// remains: (1) the producer of the proposal's block, if it is a member or colludes with one,
+    /// can try many block hashes before sealing (on a proof-of-authority chain every lab that signs
+    /// blocks can, in the blocks it signs; on a devnet, its node); (2) if no vote lands within
+    /// 256 blocks of the proposal, or the round gets no vote, the next proposer is the fallback
+    /// draw of `_fallbackProposer`, known in advance: the drawn proposer that skips its round, or
+    /// the only voter fast enough to vote in those blocks, chooses between the random draw and
+    /// that fixed one (one bit).
+    function _drawNext(uint256 round, RoundData memory data) private view {
+        bytes32 proposalBlockHash = blockhash(data.proposedBlock); // 0 in that block itself or 256 later
+        if (proposalBlockHash == bytes32(0)) return;
+        data.nextDrawn = true;
+        data.nextProposerIndex = uint8(uint256(keccak256(abi.encode(proposalBlockHash, address(this), round + 1))) % _memberCount);
+    }
+
+    /// @dev The proposer of `round` when the round before it drew none (it was skipped, or got no
+    /// vote within 256 blocks of its proposal): fixed at deployment, so no transaction chooses it.
+    function _fallbackProposer(uint256 round) private view returns (uint256) {
+        return uint256(keccak256(abi.encode(address(this), round))) % _memberCount;
+    }
+
+    /// @dev The proposer of round 1, drawn at deployment from the previous block's hash: the
+    /// deployer, who chooses that block, can choose this one draw. (No prevrandao: it adds nothing
+    /// where a producer could grind anyway, is 0 on Clique chains and under eth-tester, and does not
+    /// exist before Paris.)
+    function _firstProposer() private view returns (uint256) {
         bytes32 previousHash;
         unchecked {
             previousHash = blockhash(block.number - 1); // 0 at block 0 (where a node may simulate)
         }
-        uint256 seed = uint256(keccak256(abi.encode(block.prevrandao, previousHash, address(this), round)));
-        uint256 proposerIndex = seed % _memberCount;
-        _rounds[round] = RoundData({
-            openedAt: uint40(block.timestamp),
-            proposedAt: 0,
-            finalizedAt: 0,
-            proposerIndex: uint8(proposerIndex),
-            approvals: 0,
-            rejections: 0,
-            outcome: Outcome.Undecided
-        });
+        return uint256(keccak256(abi.encode(previousHash, address(this), uint256(1)))) % _memberCount;
+    }
+
+    /// @dev Opens `round` with the proposer drawn for it.
+    function _openRound(uint256 round, uint256 proposerIndex) private {
+        RoundData memory data;
+        data.openedAt = uint40(block.timestamp);
+        data.proposerIndex = uint8(proposerIndex);
+        _rounds[round] = data;
         emit RoundOpened(round, _memberAt[proposerIndex], block.timestamp + _proposalWindow);
     }
 

@@ -66,6 +66,10 @@ interface ICollaborativeLearning {
     error ProposalDigestEmpty(uint256 round);
     /// @dev Without a CID the other members cannot fetch the weights.
     error ProposalCidEmpty(uint256 round);
+    /// @dev A CID is at most `maxLength` bytes (a real one is 46 to 59): every reader must load it.
+    error ProposalCidTooLong(uint256 round, uint256 length, uint256 maxLength);
+    /// @dev A score is a metric times 1e6 in [0, `maxScore`], or type(int64).min for none.
+    error VoteScoreOutOfRange(uint256 round, int64 score, int64 maxScore);
     /// @dev Only members vote.
     error VoterNotMember(uint256 round, address caller);
     /// @dev The proposer does not vote on its own weights.
@@ -113,14 +117,20 @@ interface ICollaborativeLearning {
     function propose(uint256 round, bytes32 digest, string calldata cid) external;
 
     /// @notice Vote on the weights proposed in `round`: members other than the proposer, once
-    /// each, while it is Voting. The last eligible vote finalizes the round in the same call.
-    /// @param voteScore the metric on the voter's vote set, times 1e6
-    /// @param testScore the metric on the voter's test set, times 1e6
+    /// each, while it is Voting. The last eligible vote finalizes the round in the same call. The
+    /// first vote cast in a block after the proposal's draws the next round's proposer.
+    /// @param voteScore the metric on the voter's vote set, times 1e6, in [0, 1e8] or
+    /// type(int64).min for none
+    /// @param testScore the metric on the voter's test set, times 1e6, same range
     function vote(uint256 round, bool approve, int64 voteScore, int64 testScore) external;
 
     /// @notice Finalize a decided round: anyone, once it is ProposalExpired (the round is skipped)
-    /// or VotingClosed (accepted iff approvals * 10000 >= thresholdBps * (memberCount - 1); a
-    /// missing vote is not an approval). Opens the next round unless it was the last.
+    /// or VotingClosed. Opens the next round unless it was the last.
+    /// @dev The acceptance rule, here and for the last vote: a round is accepted when
+    /// approvals * 10000 >= thresholdBps * (memberCount - 1), the eligible voters being the members
+    /// other than the proposer. At the default 5000 bps a round is accepted when at least half of
+    /// the members other than the proposer approve, so a tie (2 yes, 2 no) is accepted (as in
+    /// Colearn). A missing vote counts as a no.
     function finalize(uint256 round) external;
 
     // --------------------------------------------------------------------------------- views

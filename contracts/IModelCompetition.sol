@@ -5,11 +5,12 @@ pragma solidity 0.8.37;
 /// @notice Research groups (entrants) bring trained models for the same task; other groups
 /// (evaluators) hold private test data and score every entry. Scores are committed first, as
 /// `keccak256(abi.encode(scores, salt, evaluator))`, and revealed after every commitment is in, so
-/// no evaluator can copy another's. Each entry's result is the median of its revealed scores
-/// (robust to a dishonest minority); the best median wins. Nobody, after deployment, has powers
-/// the others lack; anyone may finalize once the reveal window has closed.
+/// no evaluator can copy another's. Scores lie in the metric's range, fixed at deployment. Each
+/// entry's result is the lower median of its revealed scores: one dishonest evaluator among three
+/// cannot move it outside the honest scores. The best median wins. Nobody, after deployment, has
+/// powers the others lack; anyone may finalize once the reveal window has closed.
 /// @dev Shared names (the phase enum, structs, events, errors) live here once. Scores are int64,
-/// higher is better (accuracy * 1e6; a loss is sent negated). Entries count from 0 in the order
+/// higher is better (accuracy * 1e6; a loss is sent negated), within `scoreRange()`. Entries count from 0 in the order
 /// they were submitted; evaluators reveal one score per entry in that order.
 interface IModelCompetition {
     // ---------------------------------------------------------------------------------- types
@@ -39,10 +40,12 @@ interface IModelCompetition {
     }
 
     /// @notice One entry's result, final once the competition is Finalized.
-    /// @dev `scoreCount` 0 means nobody scored it: it has no median and cannot win.
+    /// @dev `scoreCount` 0 means nobody scored it: it has no median and cannot win. `withheld`:
+    /// its entrant, also an evaluator, committed but did not reveal, so the entry cannot win.
     struct Result {
         int64 median;
         uint256 scoreCount;
+        bool withheld;
     }
 
     // --------------------------------------------------------------------------------- errors
@@ -59,6 +62,9 @@ interface IModelCompetition {
     error CompetitionDuplicate(bool evaluators, uint256 index, address account);
     /// @dev Every window must be at least one second.
     error CompetitionWindowInvalid(uint256 entryWindow, uint256 commitWindow, uint256 revealWindow);
+    /// @dev The score range needs minScore < maxScore, and minScore above type(int64).min (the
+    /// abstention).
+    error CompetitionScoreRangeInvalid(int64 minScore, int64 maxScore);
     /// @dev The competition is in phase `current`; the action needs one of `expectedPhases`
     /// (bit i set = Phase(i) allowed).
     error CompetitionUnexpectedPhase(Phase current, bytes32 expectedPhases);
@@ -70,6 +76,10 @@ interface IModelCompetition {
     error EntryDigestEmpty(bytes32 specDigest, bytes32 weightsDigest);
     /// @dev Without CIDs the evaluators cannot fetch the spec and the weights.
     error EntryCidEmpty();
+    /// @dev A CID is at most `maxLength` bytes (a real one is 46 to 59).
+    error EntryCidTooLong(uint256 specCidLength, uint256 weightsCidLength, uint256 maxLength);
+    /// @dev These weights were already entered, as entry `entryIndex`: a copy is refused.
+    error EntryDuplicate(bytes32 weightsDigest, uint256 entryIndex);
     /// @dev Entries are numbered 0 to `count - 1`.
     error EntryIndexOutOfRange(uint256 index, uint256 count);
     /// @dev Only evaluators on the roster commit and reveal.
@@ -87,12 +97,28 @@ interface IModelCompetition {
     /// @dev keccak256(abi.encode(scores, salt, evaluator)) of the reveal is `computed`, not the
     /// `committed` hash: the reveal is refused and the evaluator's scores cannot count.
     error RevealMismatch(address evaluator, bytes32 committed, bytes32 computed);
+    /// @dev The score for entry `entryIndex` is neither type(int64).min (abstain) nor within the
+    /// metric's range [minScore, maxScore]: the reveal is refused.
+    error RevealScoreOutOfRange(address evaluator, uint256 entryIndex, int64 score, int64 minScore, int64 maxScore);
+    /// @dev finalize takes one median per entry, `entryCount` in all.
+    error ResultCountMismatch(uint256 medianCount, uint256 entryCount);
+    /// @dev `median` is not the lower median of entry `entryIndex`'s `count` counted scores:
+    /// `below` of them are smaller and `equal` equal to it (with no score, the median is 0).
+    error ResultMedianWrong(uint256 entryIndex, int64 median, uint256 below, uint256 equal, uint256 count);
 
     // --------------------------------------------------------------------------------- events
 
     /// @notice The competition's fixed terms, emitted once at deployment. Deadlines are unix
-    /// seconds, inclusive.
-    event CompetitionCreated(string task, string metric, uint256 entryDeadline, uint256 commitDeadline, uint256 revealDeadline);
+    /// seconds, inclusive; scores lie in [minScore, maxScore].
+    event CompetitionCreated(
+        string task,
+        string metric,
+        uint256 entryDeadline,
+        uint256 commitDeadline,
+        uint256 revealDeadline,
+        int64 minScore,
+        int64 maxScore
+    );
     /// @notice An entrant on the fixed roster, emitted once per entrant at deployment.
     event EntrantRegistered(uint256 indexed index, address indexed entrant, string groupName);
     /// @notice An evaluator on the fixed roster, emitted once per evaluator at deployment.
@@ -109,15 +135,19 @@ interface IModelCompetition {
     /// @notice `evaluator` committed to its scores.
     event ScoresCommitted(address indexed evaluator, bytes32 commitment);
     /// @notice `evaluator` revealed `scores` (one per entry, in entry order) matching its commitment.
-    /// A score of type(int64).min is an abstention; the score for the evaluator's own entry is
-    /// ignored, whatever it is.
+    /// A score of type(int64).min is an abstention; an evaluator's score for its own entry counts
+    /// like any other.
     event ScoresRevealed(address indexed evaluator, int64[] scores, bytes32 salt);
     /// @notice `evaluator`'s scores do not count, for `reason`.
     event EvaluatorDiscarded(address indexed evaluator, DiscardReason reason);
-    /// @notice Entry `entryIndex`'s result: the median of its `scoreCount` counted scores.
+    /// @notice Entry `entryIndex`'s result: the lower median of its `scoreCount` counted scores.
     event EntryScored(uint256 indexed entryIndex, int64 median, uint256 scoreCount);
+    /// @notice Entry `entryIndex` cannot win: its `entrant`, also an evaluator, withheld its reveal.
+    event EntryDisqualified(uint256 indexed entryIndex, address indexed entrant);
     /// @notice The competition ended; `hasWinner` is false when no entry was scored at all.
-    event CompetitionFinalized(bool hasWinner, uint256 winnerIndex, address winner, int64 median, bytes32 weightsDigest);
+    event CompetitionFinalized(
+        bool hasWinner, uint256 winnerIndex, address indexed winner, int64 median, bytes32 weightsDigest
+    );
 
     // ------------------------------------------------------------------------------- actions
 
@@ -134,10 +164,14 @@ interface IModelCompetition {
     /// A reveal whose hash differs from the commitment is refused (`RevealMismatch`).
     function reveal(int64[] calldata scores, bytes32 salt) external;
 
-    /// @notice Compute every entry's median on-chain and name the winner: anyone, once, in the
-    /// Closed phase. Winner: the highest median; ties go to the entry with more counted scores,
-    /// then to the earlier entry.
-    function finalize() external;
+    /// @notice Record every entry's result and name the winner: anyone, once, in the Closed phase.
+    /// The caller gives each entry's lower median (the counted score at position (k - 1) / 2 of k
+    /// in ascending order; 0 for an entry nobody scored), computed off-chain from the
+    /// `ScoresRevealed` events; the contract checks each in one pass and refuses a wrong one
+    /// (`ResultMedianWrong`), so the result is the same whoever finalizes. Counted: every revealed
+    /// score but an abstention. Winner: the highest median among entries with a counted score whose
+    /// entrant did not withhold its own reveal; ties go to the earlier entry.
+    function finalize(int64[] calldata medians) external;
 
     // --------------------------------------------------------------------------------- views
 
@@ -148,7 +182,7 @@ interface IModelCompetition {
     function statusOf(address account)
         external
         view
-        returns (Phase current, bool entered, bool committed, bool revealed, uint256 entryCount);
+        returns (Phase current, bool entered, bool committed, bool revealed, uint256 entryTotal);
 
     function entryCount() external view returns (uint256);
 
@@ -169,4 +203,7 @@ interface IModelCompetition {
     function commitDeadline() external view returns (uint256);
 
     function revealDeadline() external view returns (uint256);
+
+    /// @notice The metric's range times 1e6: every counted score lies in [minScore, maxScore].
+    function scoreRange() external view returns (int64 minScore, int64 maxScore);
 }

@@ -6,7 +6,8 @@ import {IModelCompetition} from "./IModelCompetition.sol";
 /// @title ModelCompetition
 /// @notice One deployment = one competition: fixed rosters of entrants and evaluators, fixed
 /// windows for entry, commit and reveal counted from deployment, and the medians and the winner
-/// computed here, on-chain, by whoever finalizes. No owner, no admin, no upgrade.
+/// decided here, on-chain: whoever finalizes names each entry's median and the contract checks it
+/// in one linear pass (verify, don't sort). No owner, no admin, no upgrade.
 /// @dev Storage layout:
 ///
 ///   immutables      the three deadlines
@@ -14,20 +15,24 @@ import {IModelCompetition} from "./IModelCompetition.sol";
 ///                   (bools) | evaluatorIndex | entryIndex (uint8 each)
 ///   _commitments[a] the evaluator's commitment
 ///   _revealed[i]    evaluator i's revealed scores, int64 packed four per slot
-///   _entries[j]     three slots per entry: entrant | median (int64) | scoreCount (uint8), then the
-///                   spec and weights digests (CIDs only in the event)
+///   _entries[j]     three slots per entry: entrant | median (int64) | scoreCount (uint8) |
+///                   withheld (bool), then the spec and weights digests (CIDs only in the event)
+///   _entryOfWeights[d]  1 + the index of the entry whose weights digest is d (0 = none): refuses copies
 ///   _outcome        one slot: finalized | hasWinner | winnerIndex
 ///   _entrantList, _evaluatorList  the rosters, for views and for finalize
 ///
-/// An entry writes three fresh slots and the entrant's participant word; a commit writes one fresh
+/// An entry writes four fresh slots and the entrant's participant word; a commit writes one fresh
 /// slot and the participant word; a reveal writes ceil(entries / 4) + 1 fresh slots. Finalize reads
-/// every reveal once, sorts each entry's scores in memory (at most 64), and writes one slot per
-/// entry: with the roster limits below its worst case stays far under a block's gas.
+/// every reveal once and, per entry, counts the scores below and equal to the median it is given:
+/// linear in entries x evaluators whatever the order of the scores (the sorting it replaced was
+/// quadratic and the evaluators chose the order). At 64 x 64 it costs 5.3M gas, whatever the order.
 contract ModelCompetition is IModelCompetition {
-    /// @dev Roster limits: they bound finalize's work (entries x evaluators scores sorted).
+    /// @dev Roster limits: they bound finalize's work (entries x evaluators scores checked).
     uint256 private constant MAX_ENTRANTS = 64;
     uint256 private constant MAX_EVALUATORS = 64;
     int64 private constant NO_SCORE = type(int64).min;
+    /// @dev A CID is 46 (v0) or 59 (v1, base32) characters in practice; every evaluator loads it.
+    uint256 private constant MAX_CID_BYTES = 128;
 
     bytes32 private constant ENTRY = bytes32(uint256(1) << uint8(Phase.Entry));
     bytes32 private constant COMMIT = bytes32(uint256(1) << uint8(Phase.Commit));
@@ -48,6 +53,7 @@ contract ModelCompetition is IModelCompetition {
         address entrant;
         int64 median;
         uint8 scoreCount;
+        bool withheld;
         bytes32 specDigest;
         bytes32 weightsDigest;
     }
@@ -61,11 +67,14 @@ contract ModelCompetition is IModelCompetition {
     uint256 private immutable _entryDeadline;
     uint256 private immutable _commitDeadline;
     uint256 private immutable _revealDeadline;
+    int64 private immutable _minScore;
+    int64 private immutable _maxScore;
 
     mapping(address account => Participant) private _participants;
     mapping(address evaluator => bytes32) private _commitments;
     mapping(uint256 evaluatorIndex => int64[]) private _revealed;
     EntryData[] private _entries;
+    mapping(bytes32 weightsDigest => uint256) private _entryOfWeights;
     Outcome private _outcome;
     address[] private _entrantList;
     address[] private _evaluatorList;
@@ -75,8 +84,11 @@ contract ModelCompetition is IModelCompetition {
     /// @param entrants_ 1..64 distinct nonzero addresses that may submit one model each
     /// @param entrantNames one research group's name per entrant
     /// @param evaluators_ 1..64 distinct nonzero addresses holding private test data; an address
-    /// may be on both rosters (its score for its own entry is then ignored)
+    /// may be on both rosters (its score for its own entry counts like any other: the median is
+    /// robust to one dishonest score among three)
     /// @param evaluatorNames one research group's name per evaluator
+    /// @param scoreRange_ the metric's range times 1e6, [minScore, maxScore] (accuracy: [0, 1e6]; a
+    /// loss, sent negated: [-worst * 1e6, 0]); a revealed score outside it is refused
     /// @param entryWindow seconds from deployment during which entrants submit
     /// @param commitWindow seconds after the entry deadline during which evaluators commit
     /// @param revealWindow seconds after the commit deadline during which evaluators reveal
@@ -87,6 +99,7 @@ contract ModelCompetition is IModelCompetition {
         string[] memory entrantNames,
         address[] memory evaluators_,
         string[] memory evaluatorNames,
+        int64[2] memory scoreRange_,
         uint32 entryWindow,
         uint32 commitWindow,
         uint32 revealWindow
@@ -106,10 +119,15 @@ contract ModelCompetition is IModelCompetition {
         if (entryWindow == 0 || commitWindow == 0 || revealWindow == 0) {
             revert CompetitionWindowInvalid(entryWindow, commitWindow, revealWindow);
         }
+        if (scoreRange_[0] == NO_SCORE || scoreRange_[0] >= scoreRange_[1]) {
+            revert CompetitionScoreRangeInvalid(scoreRange_[0], scoreRange_[1]);
+        }
+        _minScore = scoreRange_[0];
+        _maxScore = scoreRange_[1];
         _entryDeadline = block.timestamp + entryWindow;
         _commitDeadline = _entryDeadline + commitWindow;
         _revealDeadline = _commitDeadline + revealWindow;
-        emit CompetitionCreated(task, metric, _entryDeadline, _commitDeadline, _revealDeadline);
+        emit CompetitionCreated(task, metric, _entryDeadline, _commitDeadline, _revealDeadline, scoreRange_[0], scoreRange_[1]);
 
         for (uint256 i = 0; i < entrants_.length; ++i) {
             address entrant = entrants_[i];
@@ -144,9 +162,15 @@ contract ModelCompetition is IModelCompetition {
         if (participant.entered) revert EntrantAlreadyEntered(msg.sender, participant.entryIndex);
         if (specDigest == bytes32(0) || weightsDigest == bytes32(0)) revert EntryDigestEmpty(specDigest, weightsDigest);
         if (bytes(specCid).length == 0 || bytes(weightsCid).length == 0) revert EntryCidEmpty();
+        if (bytes(specCid).length > MAX_CID_BYTES || bytes(weightsCid).length > MAX_CID_BYTES) {
+            revert EntryCidTooLong(bytes(specCid).length, bytes(weightsCid).length, MAX_CID_BYTES);
+        }
+        uint256 original = _entryOfWeights[weightsDigest];
+        if (original != 0) revert EntryDuplicate(weightsDigest, original - 1);
 
         entryIndex = _entries.length; // < MAX_ENTRANTS: one entry per entrant
-        _entries.push(EntryData(msg.sender, 0, 0, specDigest, weightsDigest));
+        _entries.push(EntryData(msg.sender, 0, 0, false, specDigest, weightsDigest));
+        _entryOfWeights[weightsDigest] = entryIndex + 1;
         participant.entered = true;
         participant.entryIndex = uint8(entryIndex);
         _participants[msg.sender] = participant;
@@ -179,6 +203,12 @@ contract ModelCompetition is IModelCompetition {
         bytes32 committed = _commitments[msg.sender];
         bytes32 computed = keccak256(abi.encode(scores, salt, msg.sender));
         if (computed != committed) revert RevealMismatch(msg.sender, committed, computed);
+        for (uint256 j = 0; j < scores.length; ++j) {
+            int64 score = scores[j];
+            if (score != NO_SCORE && (score < _minScore || score > _maxScore)) {
+                revert RevealScoreOutOfRange(msg.sender, j, score, _minScore, _maxScore);
+            }
+        }
 
         _revealed[participant.evaluatorIndex] = scores;
         _participants[msg.sender].revealed = true;
@@ -186,34 +216,32 @@ contract ModelCompetition is IModelCompetition {
     }
 
     /// @inheritdoc IModelCompetition
-    function finalize() external {
+    function finalize(int64[] calldata medians) external {
         _requirePhase(CLOSED);
-        (address[] memory scorers, int64[][] memory revealed) = _countedReveals();
+        uint256 entryTotal = _entries.length;
+        if (medians.length != entryTotal) revert ResultCountMismatch(medians.length, entryTotal);
+        int64[][] memory revealed = _countedReveals();
 
         Outcome memory outcome = Outcome({finalized: true, hasWinner: false, winnerIndex: 0});
-        int64 bestMedian;
-        uint256 bestCount;
-        int64[] memory column = new int64[](scorers.length);
-        for (uint256 j = 0; j < _entries.length; ++j) {
+        int64 bestMedian = 0; // read only once outcome.hasWinner is set
+        for (uint256 j = 0; j < entryTotal; ++j) {
             EntryData storage entry = _entries[j];
-            address entrant = entry.entrant;
-            uint256 count = 0;
-            for (uint256 r = 0; r < scorers.length; ++r) {
-                int64 score = revealed[r][j];
-                if (score == NO_SCORE || scorers[r] == entrant) continue; // abstained, or its own
-                count = _insertSorted(column, count, score);
-            }
-            int64 median = _median(column, count);
+            int64 median = medians[j];
+            uint256 count = _checkMedian(revealed, j, median);
+            bool withheld = _withheld(entry.entrant);
             entry.median = median;
             entry.scoreCount = uint8(count);
+            entry.withheld = withheld;
             emit EntryScored(j, median, count);
-            // Ties: more counted scores, then the earlier entry (kept, as only strictly better wins).
-            bool better = median > bestMedian || (median == bestMedian && count > bestCount);
-            if (count > 0 && (!outcome.hasWinner || better)) {
+            if (withheld) {
+                emit EntryDisqualified(j, entry.entrant);
+                continue;
+            }
+            // Ties go to the earlier entry: only a strictly better median takes the lead.
+            if (count > 0 && (!outcome.hasWinner || median > bestMedian)) {
                 outcome.hasWinner = true;
                 outcome.winnerIndex = uint8(j);
                 bestMedian = median;
-                bestCount = count;
             }
         }
         _outcome = outcome;
@@ -256,7 +284,12 @@ contract ModelCompetition is IModelCompetition {
     /// @inheritdoc IModelCompetition
     function resultOf(uint256 index) external view returns (Result memory) {
         EntryData storage entry = _entry(index);
-        return Result(entry.median, entry.scoreCount);
+        return Result(entry.median, entry.scoreCount, entry.withheld);
+    }
+
+    /// @inheritdoc IModelCompetition
+    function scoreRange() external view returns (int64 minScore, int64 maxScore) {
+        return (_minScore, _maxScore);
     }
 
     /// @inheritdoc IModelCompetition
@@ -313,18 +346,16 @@ contract ModelCompetition is IModelCompetition {
         return _entries[index];
     }
 
-    /// @dev The revealed evaluators and their scores; every other evaluator is discarded, in an
-    /// event that says why.
-    function _countedReveals() private returns (address[] memory scorers, int64[][] memory revealed) {
+    /// @dev The revealed evaluators' scores; every other evaluator is discarded, in an event that
+    /// says why.
+    function _countedReveals() private returns (int64[][] memory revealed) {
         uint256 total = _evaluatorList.length;
-        scorers = new address[](total);
         revealed = new int64[][](total);
         uint256 count = 0;
         for (uint256 i = 0; i < total; ++i) {
             address evaluator = _evaluatorList[i];
             Participant memory participant = _participants[evaluator];
             if (participant.revealed) {
-                scorers[count] = evaluator;
                 revealed[count] = _revealed[i];
                 ++count;
             } else {
@@ -334,28 +365,37 @@ contract ModelCompetition is IModelCompetition {
             }
         }
         assembly ("memory-safe") {
-            mstore(scorers, count) // shrink both arrays to the evaluators that revealed
-            mstore(revealed, count)
+            mstore(revealed, count) // shrink to the evaluators that revealed
         }
     }
 
-    /// @dev Inserts `score` into the ascending `sorted[0..count)` and returns the new count.
-    function _insertSorted(int64[] memory sorted, uint256 count, int64 score) private pure returns (uint256) {
-        uint256 i = count;
-        while (i > 0 && sorted[i - 1] > score) {
-            sorted[i] = sorted[i - 1];
-            --i;
+    /// @dev Checks that `median` is the lower median of entry `j`'s counted scores (every revealed
+    /// score but NO_SCORE) and returns their count. The lower median of k scores is the one at
+    /// position (k - 1) / 2 in ascending order: it is, exactly when fewer than (k - 1) / 2 + 1
+    /// scores lie below it and more than (k - 1) / 2 lie at or below it. One pass, no sorting;
+    /// with no counted score the median must be 0.
+    function _checkMedian(int64[][] memory revealed, uint256 j, int64 median) private pure returns (uint256 count) {
+        uint256 below = 0;
+        uint256 equal = 0;
+        for (uint256 r = 0; r < revealed.length; ++r) {
+            int64 score = revealed[r][j];
+            if (score == NO_SCORE) continue; // abstained
+            ++count;
+            if (score < median) ++below;
+            else if (score == median) ++equal;
         }
-        sorted[i] = score;
-        return count + 1;
+        if (count == 0) {
+            if (median != 0) revert ResultMedianWrong(j, median, below, equal, count);
+            return 0;
+        }
+        uint256 position = (count - 1) / 2;
+        if (below > position || below + equal <= position) revert ResultMedianWrong(j, median, below, equal, count);
     }
 
-    /// @dev The median of the ascending `sorted[0..count)`: the middle score, or for an even count
-    /// the mean of the two middle ones rounded toward zero; 0 when `count` is 0.
-    function _median(int64[] memory sorted, uint256 count) private pure returns (int64) {
-        if (count == 0) return 0;
-        uint256 middle = count / 2;
-        if (count % 2 == 1) return sorted[middle];
-        return int64((int256(sorted[middle - 1]) + int256(sorted[middle])) / 2);
+    /// @dev True when `entrant` is also an evaluator that committed and did not reveal: it saw the
+    /// others' reveals and withheld its own, so its entry cannot win (withholding does not pay).
+    function _withheld(address entrant) private view returns (bool) {
+        Participant memory participant = _participants[entrant];
+        return participant.evaluator && participant.committed && !participant.revealed;
     }
 }

@@ -136,3 +136,21 @@ def test_a_rank_counts_only_the_groups_clearly_above() -> None:
     assert (ranked["a"].rank, ranked["b"].rank, ranked["c"].rank) == (1, 1, 2)
     assert ranked["a"].indistinguishable == ("b",) and ranked["c"].indistinguishable == ("b",)
     assert ranked["b"].indistinguishable == ("a", "c")
+
+
+def test_one_voters_extreme_score_does_not_move_the_valuation() -> None:
+    """Issue 15, finding 6: one voter colluding with fnal reported a test score of 9.2e12 and moved
+    fnal to the top. The gain is now the median over the voters (an impossible score left out):
+    fnal's gain stays within the honest voters' gains and desy, which brought more, stays first."""
+    rows = [
+        row(1, "cern", "accepted", {"fnal": 0.50, "desy": 0.52, "kek": 0.51, "lbl": 0.50}),
+        row(2, "desy", "accepted", {"cern": 0.70, "fnal": 0.60, "kek": 0.62, "lbl": 0.61}),
+        row(3, "fnal", "accepted", {"cern": 0.71, "desy": 0.70, "kek": 0.63, "lbl": 0.99}),  # lbl: +0.38
+    ]
+    values = {v.group: v for v in value_datasets(rows, ["cern", "fnal", "desy", "kek", "lbl"])}
+    assert 0.01 <= values["fnal"].total_gain <= 0.01 + 1e-9  # median of +0.01, +0.01, +0.38
+    for extreme in (9.2e12, 0.99):
+        rows[2]["votes"]["lbl"]["test_score"] = extreme
+        ranked = sorted(value_datasets(rows, ["cern", "fnal", "desy", "kek", "lbl"]), key=lambda v: v.rank)
+        assert ranked[0].group == "desy"
+    assert score_gain({"a": 0.8, "b": 0.7, "c": 9.2e12}, {"a": 0.6, "b": 0.6, "c": 0.6}) == pytest.approx(0.2)

@@ -94,3 +94,22 @@ def test_a_whole_competition_from_the_command_line(tmp_path: Path) -> None:
     assert [row["entry"] for row in board["entries"]][0] == best
     assert {row["entry"]: row["scores"]["evaluator-1"] for row in board["entries"]} == dict(enumerate(memo["scores"]))
     assert board["entries"][0]["entrant"] == ("lab-a", "lab-b")[best]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "text"])
+def test_enter_refuses_weights_that_do_not_load_into_the_spec_model(tmp_path: Path, damage: str) -> None:
+    """Issue 15, finding 9: a truncated safetensors file or a text file was entered (exit 0), and an
+    entry cannot be taken back. Now the weights are loaded into the spec's model first: exit 2,
+    the file and the problem named, before any chain or store is touched."""
+    spec = ModelSpec("mlp", (28, 28, 1), 10, seed=1)
+    (tmp_path / "spec.json").write_text(json.dumps(spec.to_dict()))
+    weights = initial_weights(spec)
+    bad = weights[: len(weights) // 2] if damage == "truncated" else b"these are not weights\n"
+    (tmp_path / "w.safetensors").write_bytes(bad)
+    result = invoke("compete", "enter", "--competition", tmp_path / "none.json", "--key", KEYS[0][1],
+                    "--store", tmp_path / "store", "--spec", tmp_path / "spec.json",
+                    "--weights", tmp_path / "w.safetensors")
+    assert result.exception is not None and result.exception.exit_code == 2, result.output  # type: ignore[attr-defined]
+    message = str(result.exception)
+    assert "--weights" in message and "w.safetensors" in message and "Nothing was entered" in message
+    assert not (tmp_path / "store").exists()

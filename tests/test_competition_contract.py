@@ -83,6 +83,8 @@ def test_deployment_fixes_rosters_and_deadlines(comp: CompetitionSandbox) -> Non
         ({"commit_window": 0}, "CompetitionWindowInvalid", (10, 0, 10)),
         ({"evaluators": ("A", "A")}, "CompetitionDuplicate", (True, 1, "A")),
         ({"entrants": ("0x" + "00" * 20, "A")}, "CompetitionZeroAddress", (False, 0)),
+        ({"min_score": 5, "max_score": 5}, "CompetitionScoreRangeInvalid", (5, 5)),
+        ({"min_score": -(2**63), "max_score": 0}, "CompetitionScoreRangeInvalid", (-(2**63), 0)),
     ],
 )
 def test_the_constructor_refuses_bad_terms(change: dict, error: str, args: tuple) -> None:  # type: ignore[type-arg]
@@ -167,32 +169,36 @@ def test_a_reveal_that_does_not_match_its_commit_is_refused(comp: CompetitionSan
     assert comp.client(comp.outsiders[0]).reveals() == (Reveal(who, (900_000, 800_000, 700_000)),)
 
 
-def test_finalize_computes_medians_ignores_own_entries_and_discards_the_silent(comp: CompetitionSandbox) -> None:
+def test_finalize_checks_lower_medians_counts_own_scores_and_discards_the_silent(comp: CompetitionSandbox) -> None:
     enter_all(comp)
     to_phase(comp, Phase.Commit)
     both, second, third = comp.evaluators  # `both` is also entrant 2
-    # `third` commits but never reveals; `both` scores its own entry (2) high: ignored.
+    # `third` commits but never reveals; `both` scores its own entry (2) high: it counts, one of two.
     comp.client(third).commit(digest(7))
     commit_and_reveal(comp, {both: [500_000, 700_000, 999_999], second: [600_000, NO_SCORE, 100_000]})
     reader = comp.client(comp.outsiders[0])
     assert refusal(reader.finalize).args_ == (Phase.Reveal, phase_bit(Phase.Closed))
     to_phase(comp, Phase.Closed)
+    wrong = refusal(reader._send, "finalize", [550_000, 700_000, 100_000])  # the old mean of two
+    assert (wrong.name, wrong.args_) == ("ResultMedianWrong", (0, 550_000, 1, 0, 2))
+    short = refusal(reader._send, "finalize", [500_000])
+    assert (short.name, short.args_) == ("ResultCountMismatch", (1, 3))
     reader.finalize()
     assert reader.phase() is Phase.Finalized
-    assert [reader.result_of(i) for i in range(3)] == [(550_000, 2), (700_000, 1), (100_000, 1)]
+    assert [reader.result_of(i) for i in range(3)] == [(500_000, 2), (700_000, 1), (100_000, 2)]
     assert reader.winner() == 1
     audit = reader.audit()
     assert audit.discarded == {third: "NotRevealed"}
-    assert audit.results == {0: (550_000, 2), 1: (700_000, 1), 2: (100_000, 1)}
+    assert audit.results == {0: (500_000, 2), 1: (700_000, 1), 2: (100_000, 2)}
     assert audit.winner == 1 and set(audit.commits) == {both, second, third}
     assert refusal(reader.finalize).args_ == (Phase.Finalized, phase_bit(Phase.Closed))
 
 
-def test_ties_go_to_more_scores_then_to_the_earlier_entry(comp: CompetitionSandbox) -> None:
+def test_ties_go_to_the_earlier_entry(comp: CompetitionSandbox) -> None:
     enter_all(comp)
     to_phase(comp, Phase.Commit)
     both, second, third = comp.evaluators
-    # Entries 0 and 1 tie at 800_000 with two scores each; entry 2 also has 800_000 from one score.
+    # All three tie at 800_000; entry 2 has one score, entry 1 two: the earliest, entry 0, wins.
     commit_and_reveal(comp, {second: [800_000, 800_000, 800_000], third: [800_000, 800_000, NO_SCORE]})
     to_phase(comp, Phase.Closed)
     reader = comp.client(comp.outsiders[0])
@@ -210,26 +216,29 @@ def test_nobody_scoring_means_no_winner(comp: CompetitionSandbox) -> None:
     assert set(reader.audit().discarded.values()) == {"NotCommitted"}
 
 
-scores = st.one_of(st.integers(-(2**62), 2**62), st.just(NO_SCORE), st.integers(0, 1_000_000))
+scores = st.one_of(st.just(NO_SCORE), st.integers(0, 1_000_000), st.sampled_from([0, 500_000, 1_000_000]))
 
 
 @pytest.mark.slow
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_contract_and_the_python_mirror_agree(data: st.DataObject) -> None:
-    """Random scores (with abstentions and own entries): same medians, same winner."""
+    """Random scores (with abstentions, own entries and withheld reveals): same medians, same winner."""
     comp = embedded_competition(3, 4, both=2, entry_window=WINDOW, commit_window=WINDOW,
                                 reveal_window=WINDOW, start_time=START)
     enter_all(comp)
     to_phase(comp, Phase.Commit)
     table = {e: data.draw(st.lists(scores, min_size=3, max_size=3)) for e in comp.evaluators}
     revealing = {e: row for e, row in table.items() if data.draw(st.booleans())}
+    withholding = [e for e in comp.evaluators if e not in revealing and data.draw(st.booleans())]
+    for evaluator in withholding:
+        comp.client(evaluator).commit(digest(9))
     if revealing:
         commit_and_reveal(comp, revealing)
     to_phase(comp, Phase.Closed)
     reader = comp.client(comp.outsiders[0])
     reader.finalize()
-    mirror = tally(reader.entries(), reader.reveals())
+    mirror = tally(reader.entries(), reader.reveals(), reader.audit().withholders)
     assert [reader.result_of(r.entry.index) for r in mirror] == [(r.median or 0, r.score_count) for r in mirror]
     best = winner(mirror)
     assert reader.winner() == (best.entry.index if best else None)

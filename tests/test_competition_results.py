@@ -28,10 +28,10 @@ def entry(index: int, entrant: str) -> EntryRecord:
     return EntryRecord(index, entrant, b"s" * 32, "spec", b"w" * 32, "weights")
 
 
-def test_median_rounds_an_even_count_toward_zero_like_solidity() -> None:
+def test_the_median_of_an_even_count_is_the_lower_middle_score() -> None:
     assert median([3, 1, 2]) == 2
-    assert median([1, 2]) == 1 and median([-1, -2]) == -1 and median([-3, 4]) == 0
-    assert median([]) == 0
+    assert median([1, 2]) == 1 and median([-1, -2]) == -2 and median([-3, 4]) == -3
+    assert median([4, 1, 3, 2]) == 2 and median([]) == 0
 
 
 @given(st.lists(st.integers(-(2**63) + 1, 2**63 - 1), min_size=1, max_size=9))
@@ -39,16 +39,22 @@ def test_the_median_lies_between_the_extremes(scores: list[int]) -> None:
     assert min(scores) <= median(scores) <= max(scores)
 
 
-def test_own_entries_and_abstentions_do_not_count_and_ties_prefer_more_scores_then_earlier() -> None:
+def test_own_scores_count_abstentions_do_not_and_ties_go_to_the_earlier_entry() -> None:
     entries = [entry(0, A), entry(1, B), entry(2, C)]
     reveals = [Reveal(A, (1_000_000, 500, 500)), Reveal(B, (NO_SCORE, 900, 500)), Reveal(C, (700, 700, 1))]
     results = tally(entries, reveals)
-    assert [(r.median, r.score_count) for r in results] == [(700, 1), (600, 2), (500, 2)]
-    assert winner(results).entry.index == 0  # type: ignore[union-attr]
+    assert [(r.median, r.score_count) for r in results] == [(700, 2), (700, 3), (500, 3)]
+    assert winner(results).entry.index == 0  # type: ignore[union-attr]  # tie at 700: the earlier
     tied = tally(entries[:2], [Reveal(C, (5, 5)), Reveal(A, (NO_SCORE, 5))])
-    assert winner(tied).entry.index == 1  # type: ignore[union-attr]  # same median, more scores
-    assert winner(tally(entries[:2], [Reveal(C, (5, 5))])).entry.index == 0  # type: ignore[union-attr]
+    assert winner(tied).entry.index == 0  # type: ignore[union-attr]  # more scores do not break ties
     assert winner(tally(entries[:1], [])) is None
+
+
+def test_an_entrant_that_withheld_its_reveal_cannot_win() -> None:
+    entries = [entry(0, A), entry(1, B)]
+    results = tally(entries, [Reveal(C, (900, 500))], withholders=[A])
+    assert results[0].withheld and not results[1].withheld
+    assert winner(results).entry.index == 1  # type: ignore[union-attr]
 
 
 def test_a_reveal_of_the_wrong_length_is_named() -> None:
@@ -90,10 +96,11 @@ def test_the_evaluator_verifies_every_entry_and_survives_a_restart(tmp_path: Pat
     submit_entry(comp.client(comp.entrants[0]), store, spec, weights)
     spec_cid = store.put(spec.canonical_json())
     other = initial_weights(ModelSpec("mlp", (28, 28, 1), 10, seed=6))
-    comp.client(comp.entrants[1]).enter(spec.digest(), spec_cid, hashlib.sha256(weights).digest(), store.put(other))
+    claimed = initial_weights(ModelSpec("mlp", (28, 28, 1), 10, seed=7))
+    comp.client(comp.entrants[1]).enter(spec.digest(), spec_cid, hashlib.sha256(claimed).digest(), store.put(other))
     comp.client(comp.entrants[2]).enter(spec.digest(), spec_cid, b"\x01" * 32, "bafkreinotstoredanywhere")
     own = comp.entrants[3]
-    submit_entry(comp.client(own), store, spec, weights)
+    submit_entry(comp.client(own), store, spec, other)
     rng = np.random.default_rng(0)
     test = Split(rng.integers(0, 255, (40, 28, 28, 1), dtype=np.uint8), rng.integers(0, 10, 40))
     memo = tmp_path / "memo.json"
@@ -105,9 +112,9 @@ def test_the_evaluator_verifies_every_entry_and_survives_a_restart(tmp_path: Pat
     reasons = [s.reason for s in evaluator.last_scores]
     assert reasons[0] == "scored" and reasons[1] == "weights bytes do not match the digest on-chain"
     assert reasons[2].startswith("unavailable: spec") or reasons[2].startswith("unavailable: weights")
-    assert reasons[3] == "own entry"
+    assert reasons[3] == "scored"  # its own entry, scored like any other
     scores = [s.score for s in evaluator.last_scores]
-    assert scores[1] == 0 and scores[2] == NO_SCORE and scores[3] == NO_SCORE and 0 <= scores[0] <= 1_000_000
+    assert scores[1] == 0 and scores[2] == NO_SCORE and 0 <= scores[0] <= 1_000_000 and 0 <= scores[3] <= 1_000_000
     assert Memo.load(memo).scores == tuple(scores)
 
     comp.chain.advance_to(deadlines[1] + 1)

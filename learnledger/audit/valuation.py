@@ -2,7 +2,7 @@
 
 A group's data shows only through its proposals: how many it made, how many the others accepted,
 and how much each accepted one moved the shared model's test score, as the voters measured it on
-their own test sets. The gain of an accepted round is, over the voters that scored both, the mean
+their own test sets. The gain of an accepted round is, over the voters that scored both, the median
 of (their score of the new model - their score of the shared model it replaced), the replaced one
 being the previous accepted proposal; the first accepted proposal has no on-chain baseline (the
 initial weights are never scored on-chain), so it counts as accepted but brings no gain figure.
@@ -12,13 +12,19 @@ statistical error (``learnledger.report.stats``). Given the test-set sizes, a gr
 plus the number of groups whose total gain is higher by more than ``NOISE_SIGMAS`` combined errors:
 groups the data cannot tell apart share a rank, and each lists the groups it is not distinguishable
 from, instead of being ordered within the noise.
+
+Why the median: a voter reports its own test score, and one voter colluding with a proposer could
+report anything. Of three or more voters, one extreme figure cannot move the median outside the
+honest voters' gains; a score outside the contract's range [0, 100] (metric units) is not a
+measurement and is left out (the contract refuses such votes since issue 15; older chains did not).
+With two voters the median is their mean: the range bounds what one of them can do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from statistics import fmean
+from statistics import fmean, median
 from typing import Any
 
 from learnledger.report.stats import difference_error
@@ -61,18 +67,24 @@ class GroupValue:
         return abs(self.total_gain - other.total_gain) > noise
 
 
+SCORE_RANGE = (0.0, 100.0)
+"""The scores the contract accepts (MAX_SCORE / 1e6): accuracy in [0, 1], a loss at most 16.2."""
+
+
 def _test_scores(row: Mapping[str, Any]) -> dict[str, float]:
     votes: Mapping[str, Mapping[str, Any]] = row.get("votes") or {}
-    return {group: float(v["test_score"]) for group, v in votes.items() if v.get("test_score") is not None}
+    low, high = SCORE_RANGE
+    scores = {group: float(v["test_score"]) for group, v in votes.items() if v.get("test_score") is not None}
+    return {group: score for group, score in scores.items() if low <= score <= high}
 
 
 def score_gain(new: Mapping[str, float], old: Mapping[str, float], higher_is_better: bool = True) -> float | None:
     """The gain from the scores ``old`` to ``new`` (group -> test score); None if either is empty."""
     common = sorted(set(new) & set(old))
     if common:
-        gain = fmean(new[g] - old[g] for g in common)
-    elif new and old:  # no voter scored both (the two proposers voted on each other's): compare means
-        gain = fmean(new.values()) - fmean(old.values())
+        gain = median(new[g] - old[g] for g in common)
+    elif new and old:  # no voter scored both (the two proposers voted on each other's): compare medians
+        gain = median(new.values()) - median(old.values())
     else:
         return None
     return gain if higher_is_better else -gain

@@ -155,12 +155,14 @@ def enter_command(
     ipfs: Optional[str] = IPFS,
     store: Optional[Path] = STORE,
 ) -> None:
-    """Enter a trained model: store its spec and weights, put their digests and CIDs on-chain."""
+    """Enter a trained model: check that the weights load into the spec's model, store both, put
+    their digests and CIDs on-chain (an entry cannot be taken back)."""
     from learnledger.agents.models import ModelSpec, SpecError
-    from learnledger.competition.evaluator import submit_entry
+    from learnledger.competition.evaluator import check_entry, submit_entry
     from learnledger.ledger.api import LedgerError
     from learnledger.store.choose import open_store
     from learnledger.store.api import StoreError
+    from learnledger.store.tensors import WeightsError
 
     try:
         parsed = ModelSpec.from_json(spec.read_bytes())
@@ -169,6 +171,11 @@ def enter_command(
         usage(f"cannot read {error.filename!r}: {error.strerror}")
     except SpecError as error:
         usage(f"--spec {str(spec)!r}: {error}")
+    try:
+        check_entry(parsed, weight_bytes)
+    except WeightsError as error:
+        usage(f"--weights {str(weights)!r} cannot be entered: {error}. Nothing was entered; "
+              "save the trained model's weights as safetensors for this --spec and try again")
     client = _client(competition, key, keyfile, keystore=keystore, password_file=password_file)
     try:
         index = submit_entry(client, open_store(ipfs, store), parsed, weight_bytes)
@@ -289,13 +296,13 @@ def explain_refusal(error: Exception, client: Any) -> str:
 def leaderboard(audit: Any) -> dict[str, Any]:
     """The audit as plain data: per entry its standing and each evaluator's score (fetch, not draw)."""
     from learnledger.competition.api import NO_SCORE
-    from learnledger.competition.results import ranking, tally
+    from learnledger.competition.results import can_win, ranking, tally
 
     params = audit.params
     entrant_names = dict(zip(params.entrants, params.entrant_names))
     evaluator_names = dict(zip(params.evaluators, params.evaluator_names))
     revealed = {r.evaluator: r.scores for r in audit.reveals}
-    mirror = {r.entry.index: r for r in tally(audit.entries, audit.reveals)}
+    mirror = {r.entry.index: r for r in tally(audit.entries, audit.reveals, audit.withholders)}
     order = [r.entry.index for r in ranking(list(mirror.values()))]
     rows = []
     for rank, index in enumerate(order, start=1):
@@ -306,19 +313,18 @@ def leaderboard(audit: Any) -> dict[str, Any]:
             name = evaluator_names[evaluator]
             if evaluator not in revealed:
                 cells[name] = audit.discarded.get(evaluator, "not revealed")
-            elif evaluator == entry.entrant:
-                cells[name] = "own entry"
             elif revealed[evaluator][index] == NO_SCORE:
                 cells[name] = "abstained"
             else:
                 cells[name] = revealed[evaluator][index]
         rows.append({
-            "rank": rank if mirror[index].median is not None else None,
+            "rank": rank if can_win(mirror[index]) else None,
             "entry": index,
             "entrant": entrant_names.get(entry.entrant, entry.entrant),
             "median": on_chain[0] if on_chain else mirror[index].median,
             "scores_counted": on_chain[1] if on_chain else mirror[index].score_count,
             "final": on_chain is not None,
+            "withheld": mirror[index].withheld,
             "weights_digest": "0x" + entry.weights_digest.hex(),
             "weights_cid": entry.weights_cid,
             "scores": cells,

@@ -7,9 +7,22 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol, runtime_checkable
 
-from learnledger.ledger.api import NO_SCORE
+from learnledger.agents.models import METRICS
+from learnledger.ledger.api import NO_SCORE, to_score
 
-__all__ = ["NO_SCORE", "Phase", "EntryRecord", "Reveal", "CompetitionStatus", "Competition"]
+__all__ = ["NO_SCORE", "Phase", "EntryRecord", "Reveal", "CompetitionStatus", "Competition", "score_range"]
+
+
+def score_range(metric: str) -> tuple[int, int]:
+    """The on-chain scores an honest evaluator of ``metric`` can send, as (lowest, highest): the
+    metric's worst and best values times 1e6, a loss negated (accuracy: (0, 1_000_000); the loss,
+    whose worst is the cross-entropy at the 1e-7 probability floor: (-16_118_096, 0))."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric: metric={metric!r}; choose one of {', '.join(METRICS)}")
+    worst = METRICS[metric].worst
+    if METRICS[metric].higher_is_better:
+        return to_score(worst), to_score(1.0)
+    return to_score(-worst), 0
 
 
 class Phase(IntEnum):

@@ -14,7 +14,8 @@ from typing import Any
 
 from web3 import Web3
 
-from learnledger.competition.api import CompetitionStatus, EntryRecord, Phase, Reveal
+from learnledger.competition.api import CompetitionStatus, EntryRecord, Phase, Reveal, score_range
+from learnledger.competition.results import tally
 from learnledger.ledger.api import LedgerError
 from learnledger.ledger.artifact import ContractArtifact, load_artifact
 from learnledger.ledger.chain import chain_clock
@@ -28,7 +29,7 @@ VIEW_BLOCK = "pending"
 """Views read the block the next transaction lands in (see ``ledger.client.VIEW_BLOCK``)."""
 
 MAX_ROSTER = 64
-"""The contract's limit on each roster (it bounds finalize's on-chain sorting)."""
+"""The contract's limit on each roster (it bounds finalize's on-chain check of the medians)."""
 
 
 def competition_artifact() -> ContractArtifact:
@@ -50,6 +51,8 @@ class CompetitionParams:
         entry_window: seconds from deployment to submit models. Default 3600.
         commit_window: seconds after the entry deadline to commit scores. Default 3600.
         reveal_window: seconds after the commit deadline to reveal them. Default 3600.
+        min_score, max_score: the range of a revealed score (metric * 1e6). Default: the metric's
+            own range, ``api.score_range(metric)``.
     """
 
     task: str
@@ -61,10 +64,16 @@ class CompetitionParams:
     entry_window: int = 3600
     commit_window: int = 3600
     reveal_window: int = 3600
+    min_score: int | None = None
+    max_score: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("entrants", "entrant_names", "evaluators", "evaluator_names"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.min_score is None or self.max_score is None:
+            low, high = score_range(self.metric)
+            object.__setattr__(self, "min_score", low if self.min_score is None else self.min_score)
+            object.__setattr__(self, "max_score", high if self.max_score is None else self.max_score)
 
     def constructor_args(self) -> tuple[Any, ...]:
         return (
@@ -74,6 +83,7 @@ class CompetitionParams:
             list(self.entrant_names),
             list(self.evaluators),
             list(self.evaluator_names),
+            [self.min_score, self.max_score],
             self.entry_window,
             self.commit_window,
             self.reveal_window,
@@ -162,6 +172,14 @@ class Audit:
     """entry index -> (median, score count), from the contract's EntryScored events."""
     winner: int | None
 
+    @property
+    def withholders(self) -> tuple[str, ...]:
+        """Evaluators that committed and, the reveal window past, did not reveal."""
+        if self.phase < Phase.Closed:
+            return ()
+        revealed = {r.evaluator for r in self.reveals}
+        return tuple(e for e in self.commits if e not in revealed)
+
 
 class CompetitionClient:
     """One account's typed client of a deployed competition (implements ``api.Competition``).
@@ -240,8 +258,13 @@ class CompetitionClient:
 
     def result_of(self, index: int) -> tuple[int, int]:
         """(median, score count) of entry ``index``; zeros until finalized."""
-        median, count = self._view("resultOf", index)
+        median, count, _ = self._view("resultOf", index)
         return int(median), int(count)
+
+    def score_range(self) -> tuple[int, int]:
+        """The lowest and highest score a reveal may carry (metric * 1e6)."""
+        low, high = self._view("scoreRange")
+        return int(low), int(high)
 
     def audit(self) -> Audit:
         """The whole competition from its events: entries, commits, reveals, discards, results."""
@@ -275,7 +298,10 @@ class CompetitionClient:
         self._send("reveal", list(scores), salt)
 
     def finalize(self) -> None:
-        self._send("finalize")
+        """Finalize with every entry's lower median, computed from the revealed scores (the
+        contract checks each and refuses a wrong one)."""
+        medians = [r.median or 0 for r in tally(self.entries(), self.reveals())]
+        self._send("finalize", medians)
 
     @property
     def last_gas_used(self) -> int:

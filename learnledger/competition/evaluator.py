@@ -10,7 +10,8 @@ before the commitment is sent, so a crash between the two never loses the means 
 
 What an entry scores:
 
-- its own entry: ``NO_SCORE`` (the contract ignores it anyway; an evaluator never judges itself);
+- its own entry: like any other (the median is robust to one self-interested score among three,
+  and an honest score there keeps a dishonest rival from deciding the entry's median alone);
 - bytes the store cannot give: ``NO_SCORE`` (abstain: the evaluator could not judge);
 - bytes that do not match their digest, a spec that does not parse, weights that do not fit the
   spec, a model that does not take the test images: the metric's worst value (the entry is broken);
@@ -38,6 +39,7 @@ from learnledger.competition.commitment import commitment, new_salt
 from learnledger.data.api import Split
 from learnledger.ledger.api import to_score
 from learnledger.store.api import StoreError, WeightStore
+from learnledger.store.tensors import WeightsError, decode_tensors, non_finite_tensors
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ class EntryScore:
     index: int
     score: int
     reason: str
-    """"scored", "own entry", or what was wrong (for the log and the CLI)."""
+    """"scored", or what was wrong (for the log and the CLI)."""
     metric: float | None = None
 
 
@@ -157,8 +159,6 @@ class Evaluator:
 
     def score_entry(self, entry: EntryRecord) -> EntryScore:
         """This evaluator's score for ``entry`` (see the module's rules)."""
-        if entry.entrant.lower() == self.competition.account.lower():
-            return EntryScore(entry.index, NO_SCORE, "own entry")
         fetched = {}
         for what, cid, digest in (("spec", entry.spec_cid, entry.spec_digest),
                                   ("weights", entry.weights_cid, entry.weights_digest)):
@@ -212,8 +212,24 @@ class Evaluator:
         return self._memo
 
 
+def check_entry(spec: ModelSpec, weights: bytes) -> None:
+    """Refuse weights that every evaluator would score as broken, before the entry (which cannot be
+    taken back) is made: they must load into the model ``spec`` builds and hold finite numbers.
+
+    Raises:
+        WeightsError: malformed or truncated safetensors, tensors that do not fit the model (every
+            difference listed), or NaN/infinite tensors (named).
+    """
+    load_weights_bytes(build_model(spec), weights)
+    diverged = non_finite_tensors(decode_tensors(weights))
+    if diverged:
+        raise WeightsError(f"the weights hold NaN or infinite values in {', '.join(diverged)}")
+
+
 def submit_entry(competition: Competition, store: WeightStore, spec: ModelSpec, weights: bytes) -> int:
-    """An entrant's step: store the spec and weights, enter their digests and CIDs; the entry index."""
+    """An entrant's step: check that the weights load into the spec's model (``check_entry``), store
+    the spec and weights, enter their digests and CIDs; the entry index."""
+    check_entry(spec, weights)
     spec_bytes = spec.canonical_json()
     return competition.enter(hashlib.sha256(spec_bytes).digest(), store.put(spec_bytes),
                              hashlib.sha256(weights).digest(), store.put(weights))

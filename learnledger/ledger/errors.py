@@ -39,6 +39,8 @@ def hint_for(name: str, args: tuple[Any, ...]) -> str:
         "ProposalUnauthorized": "only the round's drawn proposer may propose; see proposer_of(round)",
         "ProposalDigestEmpty": "pass the sha256 digest of the weights' bytes",
         "ProposalCidEmpty": "store the weights first and pass their CID",
+        "ProposalCidTooLong": "a CID is at most 128 bytes (a real one is 46 to 59 characters)",
+        "VoteScoreOutOfRange": "a score is the metric times 1e6, from 0 to 1e8, or NO_SCORE for none",
         "VoterNotMember": "only members on the roster vote; check the account and the deployment",
         "VoterIsProposer": "the proposer does not vote on its own weights",
         "VoterAlreadyVoted": "each member votes once per round; wait for the next round",

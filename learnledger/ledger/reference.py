@@ -3,8 +3,9 @@
 Same states, outcomes and refusals as CollaborativeLearning.sol: every refusal is the
 ``ContractRevert`` the contract would raise, with the same error name and arguments, so the
 differential tests compare the two step by step. What cannot be the same is the proposer draw (no
-block hash here): it is a seeded draw, or, in differential tests, whatever ``proposer_source``
-says (the test feeds it the contract's draw).
+block hash here): it is a seeded draw, fixed before anyone acts, like the contract's (which draws
+the next round's proposer from the proposal block's hash at the first later vote), or, in
+differential tests, whatever ``proposer_source`` says (the test feeds it the contract's draw).
 
 Importing this module pulls in no web3 (only eth-utils for checksummed addresses).
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from eth_utils import is_address, to_checksum_address
 
 from learnledger.ledger.api import (
+    NO_SCORE,
     ContractRevert,
     Ledger,
     LedgerStatus,
@@ -33,6 +35,8 @@ from learnledger.ledger.params import MAX_MEMBERS, ExperimentParams
 
 BPS = 10_000
 ZERO_ADDRESS = "0x" + "00" * 20
+MAX_CID_BYTES = 128
+MAX_SCORE = 100_000_000
 
 DECIDED = state_bitmap(RoundState.PROPOSAL_EXPIRED, RoundState.VOTING_CLOSED)
 OPENED = state_bitmap(*(s for s in RoundState if s is not RoundState.UNOPENED))
@@ -160,6 +164,8 @@ class ReferenceLedger:
             raise _refuse("ProposalDigestEmpty", round)
         if not cid:
             raise _refuse("ProposalCidEmpty", round)
+        if len(cid.encode()) > MAX_CID_BYTES:
+            raise _refuse("ProposalCidTooLong", round, len(cid.encode()), MAX_CID_BYTES)
         data.proposed_at = self._now()
         data.proposal = Proposal(round, caller, bytes(digest), cid)
         if self._eligible(round) == 0:
@@ -167,6 +173,9 @@ class ReferenceLedger:
 
     def vote(self, caller: str, round: int, approve: bool, vote_score: int, test_score: int) -> None:
         self._require_state(round, state_bitmap(RoundState.VOTING))
+        for score in (vote_score, test_score):
+            if score != NO_SCORE and not 0 <= score <= MAX_SCORE:
+                raise _refuse("VoteScoreOutOfRange", round, score, MAX_SCORE)
         data = self._rounds[round]
         if caller not in self._index:
             raise _refuse("VoterNotMember", round, caller)
