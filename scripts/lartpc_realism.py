@@ -142,7 +142,7 @@ def truth(config: SimConfig, args: argparse.Namespace) -> dict:
             "real": _truth_figures([t.energy for t in mine], [t.energy - t.lepton_energy for t in mine],
                                    [t.interaction for t in mine],
                                    [[t.n_protons, t.n_charged_pions, t.n_neutral_pions, t.n_neutrons] for t in mine]),
-            "sim": _truth_figures([i.energy_gev for i in sim], [i.energy_gev - i.lepton_energy_gev for i in sim],
+            "sim": _truth_figures([i.energy_gev for i in sim], [i.energy_transfer_gev for i in sim],
                                   [i.mode for i in sim], counts),
         }
     return out

@@ -76,6 +76,9 @@ class SimConfig:
     CDF (log-linear between them); replaces the normal of ``energy_mean_gev`` when set."""
     class_mode_fractions: tuple[tuple[float, float, float, float], ...] | None = None
     """Per class: QE, RES, DIS, other shares; replaces ``mode_fractions`` when set."""
+    dis_grows_with_energy: bool = False
+    """Scale the DIS share with E_nu / (the class's median energy): flat QE and RES cross sections,
+    a DIS cross section growing linearly with the energy, so high-energy events are mostly DIS."""
     higher_resonance_fraction: float = 0.0
     """Share of RES events above the Delta: W uniform from 1.3 GeV to the end of the resonance
     region (2 GeV), instead of the Delta(1232) Breit-Wigner."""
@@ -202,12 +205,13 @@ DUNE_PRESET: dict[str, Any] = {
     "pixel_time_cm": 2 * C.CVN_TICKS_PER_PIXEL * C.SAMPLING_TICK_US * C.DUNE["drift_velocity_cm_us"],
     "framing": "activity",
     # calibrated against the DUNE CVN sample (scripts/lartpc_realism.py calibrate, docs/lartpc.md):
-    "counts_per_kilo_electron": 0.85,  # median lit-pixel value ~33, as in the CVN images
+    "counts_per_kilo_electron": 0.75,  # median lit-pixel value of numu CC events 32, as in the CVN images
     "noise_electrons": C.DUNE["noise_electrons"],  # the CVN images hold hits: little noise survives
     "resolution_pixels": 0.35,  # reconstructed hits: tracks one or two pixels wide
     # the interactions of the CVN sample, measured on its calibration half (constants.py):
     "class_energy_quantiles_gev": C.CVN_ENERGY_DECILES_GEV,
     "class_mode_fractions": C.CVN_MODE_FRACTIONS,
+    "dis_grows_with_energy": True,
     "higher_resonance_fraction": 0.6,
     "fsi_nucleons": C.CVN_FSI_NUCLEONS,
     "fsi_pion_absorption": C.CVN_PION_ABSORPTION,

@@ -35,6 +35,9 @@ class Interaction:
     mode: int
     energy_gev: float
     lepton_energy_gev: float
+    """The charged lepton's energy; 0 for NC (the outgoing neutrino is invisible)."""
+    energy_transfer_gev: float
+    """E_nu minus the outgoing lepton's (or neutrino's) energy: what the hadronic system receives."""
     kinds: np.ndarray
     """Species codes of the final-state particles (see species.py)."""
     momenta_mev: np.ndarray
@@ -50,10 +53,8 @@ def sample_interaction(label: int, rng: np.random.Generator, config: SimConfig |
     would bias the shares towards QE and RES (43% DIS asked gave 30-37%).
     """
     config = config or SimConfig()
-    fractions = (config.class_mode_fractions[label] if config.class_mode_fractions is not None
-                 else config.mode_fractions)
-    shares = np.asarray(fractions, float) / np.sum(fractions)
     energy = _energy(label, rng, config)
+    shares = _mode_shares(label, energy, config)
     made = None
     while made is None:
         mode = int(rng.choice(4, p=shares))
@@ -62,6 +63,7 @@ def sample_interaction(label: int, rng: np.random.Generator, config: SimConfig |
             if made is not None:
                 break
     lepton_energy, lepton_p, hadrons = made
+    transfer = energy - lepton_energy
     kinds = [k for k, _ in hadrons]
     momenta = [p for _, p in hadrons]
     if label == NUMU_CC:
@@ -79,11 +81,34 @@ def sample_interaction(label: int, rng: np.random.Generator, config: SimConfig |
     kinds, momenta = _nuclear_emission(kinds, momenta, mode, config, rng)
     return Interaction(
         label=label, mode=mode, energy_gev=energy, lepton_energy_gev=float(lepton_energy),
+        energy_transfer_gev=float(transfer),
         kinds=np.asarray(kinds, np.int8), momenta_mev=np.asarray(momenta, float).reshape(-1, 3) * 1000.0,
     )
 
 
 _TRIES_PER_MODE = 50
+
+
+def _mode_shares(label: int, energy: float, config: SimConfig) -> np.ndarray:
+    """QE, RES, DIS, other shares at this energy.
+
+    With ``dis_grows_with_energy`` the configured shares hold at the class's median energy and the
+    DIS share scales with E_nu: above ~2 GeV the QE and RES cross sections are flat while the DIS
+    cross section grows linearly with the energy (Formaggio & Zeller, Rev. Mod. Phys. 84 (2012) 1307).
+    """
+    fractions = np.asarray(config.class_mode_fractions[label] if config.class_mode_fractions is not None
+                           else config.mode_fractions, float)
+    if config.dis_grows_with_energy:
+        fractions = fractions.copy()
+        fractions[DIS] *= energy / _median_energy(label, config)
+    return fractions / fractions.sum()
+
+
+def _median_energy(label: int, config: SimConfig) -> float:
+    if config.class_energy_quantiles_gev is not None:
+        table = np.log(np.asarray(config.class_energy_quantiles_gev[label], float))
+        return float(np.exp(np.interp(0.5, np.linspace(0.0, 1.0, len(table)), table)))
+    return config.energy_mean_gev
 
 
 def _energy(label: int, rng: np.random.Generator, config: SimConfig) -> float:
