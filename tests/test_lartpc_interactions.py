@@ -72,6 +72,7 @@ def test_higher_resonances_raise_the_energy_given_to_the_hadrons():
     ("fsi_nucleons", ((1.0, -1.0),) * 4, "fsi_nucleons"),
     ("fsi_pion_absorption", 1.5, "fsi_pion_absorption"),
     ("higher_resonance_fraction", -0.1, "higher_resonance_fraction"),
+    ("dis_hadron_pt_gev", 0.0, "dis_hadron_pt_gev"),
 ])
 def test_bad_physics_tables_are_refused_with_their_name(field, value, words):
     with pytest.raises(ValueError, match=words):
@@ -81,3 +82,16 @@ def test_bad_physics_tables_are_refused_with_their_name(field, value, words):
 def test_the_dune_preset_round_trips_through_json():
     config = SimConfig.for_geometry("dune")
     assert SimConfig.from_json(config.to_json()) == config
+
+
+def test_dis_hadrons_as_jets_carry_a_harder_leading_pion():
+    isotropic = SimConfig(mode_fractions=(0, 0, 1, 0), energy_mean_gev=6.0, energy_sigma_gev=1.0)
+    jets = isotropic.replace(dis_hadron_pt_gev=C.STRING_PT_GEV)
+
+    def leading(config):
+        made = _draw(config, n=500)
+        pions = [np.linalg.norm(i.momenta_mev[np.isin(i.kinds, (S.PION_PLUS, S.PION_MINUS, S.PI0))], axis=1)
+                 for i in made]
+        return np.median([p.max() for p in pions if len(p)])
+
+    assert leading(jets) > 1.15 * leading(isotropic)

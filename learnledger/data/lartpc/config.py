@@ -79,6 +79,9 @@ class SimConfig:
     dis_grows_with_energy: bool = False
     """Scale the DIS share with E_nu / (the class's median energy): flat QE and RES cross sections,
     a DIS cross section growing linearly with the energy, so high-energy events are mostly DIS."""
+    dis_hadron_pt_gev: float | None = None
+    """DIS hadrons as two jets along the momentum transfer (string fragmentation), with this root-mean-
+    square transverse momentum, GeV; None: shared isotropically in the hadronic rest frame."""
     higher_resonance_fraction: float = 0.0
     """Share of RES events above the Delta: W uniform from 1.3 GeV to the end of the resonance
     region (2 GeV), instead of the Delta(1232) Breit-Wigner."""
@@ -126,6 +129,8 @@ class SimConfig:
                              f"received: {self.higher_resonance_fraction}")
         if not 0.0 <= self.fsi_pion_absorption <= 1.0:
             raise ValueError(f"fsi_pion_absorption must be in [0, 1]; received: {self.fsi_pion_absorption}")
+        if self.dis_hadron_pt_gev is not None and not self.dis_hadron_pt_gev > 0:
+            raise ValueError(f"dis_hadron_pt_gev must be positive or None; received: {self.dis_hadron_pt_gev}")
         if not self.fsi_nucleon_mev > 0:
             raise ValueError(f"fsi_nucleon_mev must be positive; received: {self.fsi_nucleon_mev}")
         if not 0.0 <= self.nc_pi0_fraction <= 1.0:
@@ -213,6 +218,7 @@ DUNE_PRESET: dict[str, Any] = {
     "class_mode_fractions": C.CVN_MODE_FRACTIONS,
     "dis_grows_with_energy": True,
     "higher_resonance_fraction": 0.6,
+    "dis_hadron_pt_gev": C.STRING_PT_GEV,
     "fsi_nucleons": C.CVN_FSI_NUCLEONS,
     "fsi_pion_absorption": C.CVN_PION_ABSORPTION,
 }

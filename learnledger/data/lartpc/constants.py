@@ -134,6 +134,10 @@ FERMI_MOMENTUM_GEV = 0.242
 """Argon Fermi momentum, GeV (global Fermi gas, as in GENIE after Bodek-Ritchie)."""
 KNO_MULTIPLICITY = (0.4, 1.42)
 """<n_ch> = a + b ln W^2 for nu p DIS (AGKY model of GENIE, T. Yang et al., EPJ C 63 (2009) 1)."""
+STRING_PT_GEV = 0.335
+"""Root-mean-square transverse momentum of hadrons to the string axis, GeV: PYTHIA 8's StringPT:sigma
+(T. Sjostrand et al., Comput. Phys. Commun. 191 (2015) 159), the fragmentation GENIE's AGKY model
+hands DIS events to above W = 3 GeV."""
 RES_MAX_W_GEV = 2.0
 """Upper end of the resonance region in W: GENIE's Rein-Sehgal model takes resonances up to W = 2 GeV
 and hands higher W to DIS (C. Andreopoulos et al., NIM A 614 (2010) 87)."""

@@ -207,13 +207,14 @@ def _try_kinematics(label: int, mode: int, energy: float, rng: np.random.Generat
     lepton_p = p_l * _direction(cos_theta, rng.uniform(0, 2 * np.pi))
     q = np.array([0.0, 0.0, energy]) - lepton_p
     hadron_energy = nu + (2.0 * M if mode == OTHER else M)
-    hadrons = _hadrons(label, mode, w, q, hadron_energy, rng)
+    hadrons = _hadrons(label, mode, w, q, hadron_energy, rng, config)
     if hadrons is None:
         return None
     return lepton_energy, lepton_p, hadrons
 
 
-def _hadrons(label: int, mode: int, w: float, q: np.ndarray, e_had: float, rng: np.random.Generator):
+def _hadrons(label: int, mode: int, w: float, q: np.ndarray, e_had: float, rng: np.random.Generator,
+             config: SimConfig):
     cc = label != NC
     if mode == QE:
         nucleon = S.PROTON if cc or rng.random() < 0.5 else S.NEUTRON
@@ -231,7 +232,9 @@ def _hadrons(label: int, mode: int, w: float, q: np.ndarray, e_had: float, rng: 
         charge_p = (0.40, 0.33, 0.27) if cc else (0.33, 0.34, 0.33)
         pions = rng.choice([S.PION_PLUS, S.PI0, S.PION_MINUS], size=n_pions, p=charge_p)
         kinds = [S.PROTON if rng.random() < 0.5 else S.NEUTRON, *pions.tolist()]
-    momenta = _phase_space(w, [S.MASS[k] / 1000.0 for k in kinds], rng)
+    jets = mode == DIS and config.dis_hadron_pt_gev is not None
+    momenta = _phase_space(w, [S.MASS[k] / 1000.0 for k in kinds], rng, q if jets else None,
+                           config.dis_hadron_pt_gev if jets else None)
     if momenta is None:
         return None
     boosted = _boost(momenta, q / e_had)
@@ -280,11 +283,16 @@ def _direction(cos_theta: float, phi: float) -> np.ndarray:
     return np.array([sin_theta * np.cos(phi), sin_theta * np.sin(phi), cos_theta])
 
 
-def _phase_space(w: float, masses: list[float], rng: np.random.Generator) -> np.ndarray | None:
+def _phase_space(w: float, masses: list[float], rng: np.random.Generator, axis: np.ndarray | None = None,
+                 pt_gev: float | None = None) -> np.ndarray | None:
     """Momenta (n, 4: E, px, py, pz) of hadrons sharing the mass ``w`` in their rest frame.
 
     Kinetic energies are shared at random (Dirichlet), directions isotropic; the leftover momentum
     is removed and the energies recomputed, which keeps the invariant mass within a few percent.
+    With ``axis`` and ``pt_gev`` the hadrons come out as two jets instead, as string fragmentation
+    makes them: each has a transverse momentum to ``axis`` drawn with <p_T^2> = pt_gev^2 and the rest
+    of its momentum along it, the first hadron (the nucleon: the target remnant) backwards, pions
+    forwards (the current jet) three times in four.
     """
     masses_arr = np.asarray(masses)
     available = w - masses_arr.sum()
@@ -295,11 +303,29 @@ def _phase_space(w: float, masses: list[float], rng: np.random.Generator) -> np.
         return np.array([[masses_arr[0], 0.0, 0.0, 0.0]])
     kinetic = available * rng.dirichlet(np.full(n, 1.5))
     p_abs = np.sqrt(kinetic * (kinetic + 2 * masses_arr))
-    dirs = np.stack([_direction(rng.uniform(-1, 1), rng.uniform(0, 2 * np.pi)) for _ in range(n)])
+    if axis is not None and pt_gev:
+        pt = np.minimum(np.sqrt(rng.exponential(pt_gev**2, n)), p_abs)
+        forward = np.where(rng.random(n) < 0.75, 1.0, -1.0)
+        forward[0] = -1.0
+        cos_theta = forward * np.sqrt(1.0 - (pt / np.maximum(p_abs, 1e-12)) ** 2)
+        dirs = _along(axis, cos_theta, rng.uniform(0, 2 * np.pi, n))
+    else:
+        dirs = np.stack([_direction(rng.uniform(-1, 1), rng.uniform(0, 2 * np.pi)) for _ in range(n)])
     p = dirs * p_abs[:, None]
     p -= p.mean(axis=0)
     e = np.sqrt(np.sum(p * p, axis=1) + masses_arr**2)
     return np.column_stack([e, p])
+
+
+def _along(axis: np.ndarray, cos_theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Unit vectors at polar angle arccos(cos_theta) to ``axis``, azimuth ``phi``."""
+    axis = axis / np.linalg.norm(axis)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    u = np.cross(axis, helper)
+    u /= np.linalg.norm(u)
+    v = np.cross(axis, u)
+    sin_theta = np.sqrt(np.maximum(0.0, 1.0 - cos_theta**2))
+    return (cos_theta[:, None] * axis + sin_theta[:, None] * (np.cos(phi)[:, None] * u + np.sin(phi)[:, None] * v))
 
 
 def _boost(four: np.ndarray, beta: np.ndarray) -> list[np.ndarray]:
