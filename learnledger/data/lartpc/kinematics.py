@@ -53,13 +53,16 @@ def sample_interaction(label: int, rng: np.random.Generator, config: SimConfig |
     would bias the shares towards QE and RES (43% DIS asked gave 30-37%).
     """
     config = config or SimConfig()
-    energy = _energy(label, rng, config)
-    shares = _mode_shares(label, energy, config)
     made = None
-    while made is None:
-        mode = int(rng.choice(4, p=shares))
-        for _ in range(_TRIES_PER_MODE):
-            made = _try_kinematics(label, mode, energy, rng, config)
+    while made is None:  # an energy at which no mode is reachable (never seen) is drawn again
+        energy = _energy(label, rng, config)
+        shares = _mode_shares(label, energy, config)
+        for _ in range(_MODE_DRAWS):
+            mode = int(rng.choice(4, p=shares))
+            for _ in range(_TRIES_PER_MODE):
+                made = _try_kinematics(label, mode, energy, rng, config)
+                if made is not None:
+                    break
             if made is not None:
                 break
     lepton_energy, lepton_p, hadrons = made
@@ -87,6 +90,7 @@ def sample_interaction(label: int, rng: np.random.Generator, config: SimConfig |
 
 
 _TRIES_PER_MODE = 50
+_MODE_DRAWS = 20
 
 
 def _mode_shares(label: int, energy: float, config: SimConfig) -> np.ndarray:
