@@ -17,6 +17,7 @@ from learnledger.data.dune_cvn import (
     load_dune_cvn,
     read_raw_event,
     read_truth,
+    split_halves,
 )
 from learnledger.data.errors import DataError
 
@@ -98,3 +99,20 @@ def test_an_event_in_the_wrong_directory_is_refused(tmp_path):
             shutil.copy(DEFAULT_ROOT / source / f"event0{suffix}", tmp_path / flavour)
     with pytest.raises(DataError, match="says numu CC but the event sits in nc/"):
         load_dune_cvn(tmp_path)
+
+
+def test_the_calibration_and_evaluation_halves_are_fixed_balanced_and_disjoint():
+    files = event_files()
+    halves = split_halves(files)
+    again = split_halves(list(reversed(files)))
+    assert {k: sorted(map(str, (p for _, p in v))) for k, v in halves.items()} == \
+        {k: sorted(map(str, (p for _, p in v))) for k, v in again.items()}
+    calibration = {p for _, p in halves["calibration"]}
+    evaluation = {p for _, p in halves["evaluation"]}
+    assert not calibration & evaluation and len(calibration | evaluation) == len(files)
+    for half in (halves["calibration"], halves["evaluation"]):
+        assert np.bincount([label for label, _ in half]).tolist() == [100, 100, 100]
+    sample = load_dune_cvn(half="evaluation", per_class=10)
+    assert np.bincount(sample.labels).tolist() == [5, 5, 5]
+    with pytest.raises(DataError, match="half"):
+        load_dune_cvn(half="training")

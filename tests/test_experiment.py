@@ -77,6 +77,8 @@ EXPECTED_EXAMPLES = {
     "lartpc_densenet": (3, 15, "densenet169", "lartpc"),
     "bad_learner": (5, 20, "mnist_cnn", "mnist"),
     "dune_cvn": (3, 15, "lartpc_cnn", "dune_cvn"),
+    "lartpc_dune": (3, 15, "lartpc_cnn", "lartpc"),
+    "lartpc_dune_bad": (3, 15, "lartpc_cnn", "lartpc"),
 }
 
 
@@ -88,7 +90,7 @@ def test_every_example_parses(name: str) -> None:
     assert (len(experiment.learners), experiment.rounds) == (learners, rounds)
     assert (experiment.spec.architecture, experiment.data.source) == (architecture, source)
     honest = [learner.corruption.is_honest for learner in experiment.learners]
-    assert honest.count(False) == (1 if name == "bad_learner" else 0)
+    assert honest.count(False) == (1 if name in ("bad_learner", "lartpc_dune_bad") else 0)
 
 
 def test_the_default_experiment_is_the_mnist_example() -> None:
@@ -98,7 +100,7 @@ def test_the_default_experiment_is_the_mnist_example() -> None:
 
 
 def test_neutrino_examples_classify_three_wire_planes() -> None:
-    for name in ("lartpc", "lartpc_resnet", "lartpc_densenet", "dune_cvn"):
+    for name in ("lartpc", "lartpc_resnet", "lartpc_densenet", "dune_cvn", "lartpc_dune", "lartpc_dune_bad"):
         spec = Experiment.load(EXAMPLES / f"{name}.toml").spec
         assert (spec.input_shape, spec.num_classes) == ((200, 200, 3), 3), name
 

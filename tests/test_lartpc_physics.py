@@ -12,6 +12,7 @@ from learnledger.data.lartpc.detector import recombination_survival
 from learnledger.data.lartpc.energy_loss import bethe_bloch, pdg_muon_csda_range_cm
 from learnledger.data.lartpc.particles import Particles, step_tracks
 from learnledger.data.lartpc.showers import cascade
+from learnledger.data.lartpc.transport import NEUTRON_CUT_MEV, scatter_neutrons
 
 
 def _beam(kind: int, energies: np.ndarray) -> Particles:
@@ -85,3 +86,16 @@ def test_recombination_modified_box_model():
     mip = recombination_survival(np.array([2.1]), config)[0]
     assert 0.55 < mip < 0.75  # MicroBooNE/ArgoNeuT: ~0.6-0.7 of MIP charge survives at 273-500 V/cm
     assert recombination_survival(np.array([20.0]), config)[0] < 0.5 * mip  # a Bragg peak quenches more
+
+
+def test_a_fast_neutron_hits_several_nuclei_before_it_is_lost():
+    rng = np.random.default_rng(5)
+    n = 400
+    neutrons = Particles(np.arange(n), np.full(n, S.NEUTRON, np.int8), np.zeros((n, 3)),
+                         np.tile([[0.0, 0.0, 1.0]], (n, 1)), np.full(n, 300.0))
+    hits = 0
+    while len(neutrons):
+        made, neutrons = scatter_neutrons(neutrons, rng)
+        hits += int(np.sum(made.kind == S.PHOTON))
+        assert np.all(neutrons.energy > NEUTRON_CUT_MEV)
+    assert hits / n > 2.0  # a 300 MeV neutron keeps ~70% of its energy per hit

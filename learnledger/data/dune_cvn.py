@@ -19,6 +19,7 @@ The crop (why it is this one):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ FLAVOUR_DIRECTORIES: tuple[str, ...] = ("nc", "numu", "nue", "nutau")
 CVN_FLAVOUR_TO_LABEL = {0: 1, 1: 2, 2: 3, 3: 0}
 """The .info code's flavour (code // 4: 0 numu CC, 1 nue CC, 2 nutau CC, 3 NC) to our label."""
 WITH_NUTAU: tuple[str, ...] = (*NEUTRINO_CLASSES, "nutau CC")
+HALVES: tuple[str, ...] = ("calibration", "evaluation")
+"""The two halves of the sample (see ``half_of``): the simulation is tuned on the first only, and
+its sim-to-real accuracy is reported on the second only, so the figure is not flattered by tuning."""
 
 
 @dataclass(frozen=True)
@@ -168,8 +172,29 @@ def event_files(root: Path | None = None, include_nutau: bool = False,
     return files
 
 
+def split_halves(files: list[tuple[int, Path]]) -> dict[str, list[tuple[int, Path]]]:
+    """The fixed rule that splits the real events into a calibration and an evaluation half.
+
+    Within each class, events are ordered by the sha256 of ``<directory>/<file name>`` (e.g.
+    ``nue/event17.gz``); the first half of that order (rounded down) is the calibration half, the
+    rest the evaluation half. The rule depends on names alone, so it never changes with the order
+    of a listing, the machine or the simulation, and each half is balanced by class.
+    """
+    halves: dict[str, list[tuple[int, Path]]] = {name: [] for name in HALVES}
+    for label in sorted({label for label, _ in files}):
+        members = sorted((path for lab, path in files if lab == label), key=_split_key)
+        cut = len(members) // 2
+        halves["calibration"].extend((label, path) for path in members[:cut])
+        halves["evaluation"].extend((label, path) for path in members[cut:])
+    return halves
+
+
+def _split_key(path: Path) -> str:
+    return hashlib.sha256(f"{path.parent.name}/{path.name}".encode()).hexdigest()
+
+
 def load_dune_cvn(root: Path | None = None, include_nutau: bool = False, size: int = 200,
-                  per_class: int | None = None) -> EventSample:
+                  per_class: int | None = None, half: str | None = None) -> EventSample:
     """Load the DUNE CVN events as an EventSample of ``size`` x ``size`` views.
 
     Args:
@@ -177,8 +202,14 @@ def load_dune_cvn(root: Path | None = None, include_nutau: bool = False, size: i
         include_nutau: keep nutau CC events as a fourth class (label 3). Default False.
         size: output pixels per side (default 200, the simulator's size); see the module notes.
         per_class: read only the first N events of each class (tests, quick looks). Default all.
+        half: "calibration" or "evaluation" (``split_halves``: the simulation is tuned on the first,
+            judged on the second); default None: every event.
     """
     files = event_files(root, include_nutau, per_class)
+    if half is not None:
+        if half not in HALVES:
+            raise DataError(f"half must be one of {HALVES} or None; received: half={half!r}")
+        files = split_halves(files)[half]
     images = np.empty((len(files), 3, size, size), dtype=np.uint8)
     truths = []
     for index, (label, path) in enumerate(files):

@@ -71,6 +71,28 @@ class SimConfig:
     mode_fractions: tuple[float, float, float, float] = C.MODE_FRACTIONS
     nc_pi0_fraction: float = 0.5
     """Share of NC events with at least one pi0 (the background that looks like nue CC)."""
+    class_energy_quantiles_gev: tuple[tuple[float, ...], ...] | None = None
+    """Per class (NC, numu CC, nue CC): quantiles of E_nu at equal steps from 0 to 1, drawn by inverse
+    CDF (log-linear between them); replaces the normal of ``energy_mean_gev`` when set."""
+    class_mode_fractions: tuple[tuple[float, float, float, float], ...] | None = None
+    """Per class: QE, RES, DIS, other shares; replaces ``mode_fractions`` when set."""
+    dis_grows_with_energy: bool = False
+    """Scale the DIS share with E_nu / (the class's median energy): flat QE and RES cross sections,
+    a DIS cross section growing linearly with the energy, so high-energy events are mostly DIS."""
+    dis_hadron_pt_gev: float | None = None
+    """DIS hadrons as two jets along the momentum transfer (string fragmentation), with this root-mean-
+    square transverse momentum, GeV; None: shared isotropically in the hadronic rest frame."""
+    higher_resonance_fraction: float = 0.0
+    """Share of RES events above the Delta: W uniform from 1.3 GeV to the end of the resonance
+    region (2 GeV), instead of the Delta(1232) Breit-Wigner."""
+    fsi_nucleons: tuple[tuple[float, float], ...] | None = None
+    """Per mode (QE, RES, DIS, other): mean numbers of protons and neutrons knocked out of the nucleus
+    by final-state interactions, beyond the primary process; None: none."""
+    fsi_pion_absorption: float = 0.0
+    """Probability that a pion made in the interaction is absorbed in the nucleus (becoming a proton
+    and a neutron)."""
+    fsi_nucleon_mev: float = 50.0
+    """Mean kinetic energy of those nucleons, MeV (exponential)."""
     deposit_step_cm: float = 0.3
     landau_width: float = 0.12
     """Relative width of energy-loss fluctuations per step (a Moyal/Landau shape)."""
@@ -101,6 +123,16 @@ class SimConfig:
                      "landau_width", "blip_rate"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative; received: {name}={getattr(self, name)}")
+        self._check_tables()
+        if not 0.0 <= self.higher_resonance_fraction <= 1.0:
+            raise ValueError("higher_resonance_fraction must be in [0, 1]; "
+                             f"received: {self.higher_resonance_fraction}")
+        if not 0.0 <= self.fsi_pion_absorption <= 1.0:
+            raise ValueError(f"fsi_pion_absorption must be in [0, 1]; received: {self.fsi_pion_absorption}")
+        if self.dis_hadron_pt_gev is not None and not self.dis_hadron_pt_gev > 0:
+            raise ValueError(f"dis_hadron_pt_gev must be positive or None; received: {self.dis_hadron_pt_gev}")
+        if not self.fsi_nucleon_mev > 0:
+            raise ValueError(f"fsi_nucleon_mev must be positive; received: {self.fsi_nucleon_mev}")
         if not 0.0 <= self.nc_pi0_fraction <= 1.0:
             raise ValueError(f"nc_pi0_fraction must be in [0, 1]; received: {self.nc_pi0_fraction}")
         if len(self.mode_fractions) != 4 or min(self.mode_fractions) < 0 or sum(self.mode_fractions) <= 0:
@@ -108,6 +140,22 @@ class SimConfig:
                 "mode_fractions must be four non-negative shares (QE, RES, DIS, other); "
                 f"received: mode_fractions={self.mode_fractions}"
             )
+
+    def _check_tables(self) -> None:
+        quantiles = self.class_energy_quantiles_gev
+        if quantiles is not None and (len(quantiles) != 3 or any(
+                len(row) < 2 or min(row) <= 0 or list(row) != sorted(row) for row in quantiles)):
+            raise ValueError("class_energy_quantiles_gev must hold, for NC, numu CC and nue CC, at least two "
+                             f"positive, increasing energies; received: {quantiles}")
+        modes = self.class_mode_fractions
+        if modes is not None and (len(modes) != 3 or any(
+                len(row) != 4 or min(row) < 0 or sum(row) <= 0 for row in modes)):
+            raise ValueError("class_mode_fractions must hold four non-negative shares (QE, RES, DIS, other) "
+                             f"for each of NC, numu CC, nue CC; received: {modes}")
+        fsi = self.fsi_nucleons
+        if fsi is not None and (len(fsi) != 4 or any(len(row) != 2 or min(row) < 0 for row in fsi)):
+            raise ValueError("fsi_nucleons must hold, for QE, RES, DIS and other, two non-negative means "
+                             f"(protons, neutrons); received: {fsi}")
 
     @classmethod
     def for_geometry(cls, geometry: str, **overrides: Any) -> SimConfig:
@@ -141,6 +189,9 @@ class SimConfig:
         for name in ("vertex_pixel", "mode_fractions"):
             if name in converted:
                 converted[name] = tuple(converted[name])
+        for name in ("class_energy_quantiles_gev", "class_mode_fractions", "fsi_nucleons"):
+            if converted.get(name) is not None:
+                converted[name] = tuple(tuple(row) for row in converted[name])
         return cls(**converted)
 
     @classmethod
@@ -159,12 +210,22 @@ DUNE_PRESET: dict[str, Any] = {
     "pixel_time_cm": 2 * C.CVN_TICKS_PER_PIXEL * C.SAMPLING_TICK_US * C.DUNE["drift_velocity_cm_us"],
     "framing": "activity",
     # calibrated against the DUNE CVN sample (scripts/lartpc_realism.py calibrate, docs/lartpc.md):
-    "counts_per_kilo_electron": 0.85,  # median lit-pixel value ~33, as in the CVN images
+    "counts_per_kilo_electron": 0.75,  # median lit-pixel value of numu CC events 32, as in the CVN images
     "noise_electrons": C.DUNE["noise_electrons"],  # the CVN images hold hits: little noise survives
     "resolution_pixels": 0.35,  # reconstructed hits: tracks one or two pixels wide
+    # the interactions of the CVN sample, measured on its calibration half (constants.py):
+    "class_energy_quantiles_gev": C.CVN_ENERGY_DECILES_GEV,
+    "class_mode_fractions": C.CVN_MODE_FRACTIONS,
+    "dis_grows_with_energy": True,
+    "higher_resonance_fraction": 0.6,
+    "dis_hadron_pt_gev": C.STRING_PT_GEV,
+    "fsi_nucleons": C.CVN_FSI_NUCLEONS,
+    "fsi_pion_absorption": C.CVN_PION_ABSORPTION,
 }
 """DUNE far-detector geometry, with a unipolar (deconvolved) induction response like the CVN images.
-The pixel and charge scales are set by the calibration against the CVN sample (docs/lartpc.md)."""
+The pixel and charge scales, the energy spectra, mode shares and final-state effects are measured on
+the calibration half of the CVN sample only (dune_cvn.split_halves; docs/lartpc.md), so that
+sim-to-real on the evaluation half is not flattered by the tuning."""
 
 
 def _plain(value: Any) -> Any:

@@ -134,3 +134,35 @@ FERMI_MOMENTUM_GEV = 0.242
 """Argon Fermi momentum, GeV (global Fermi gas, as in GENIE after Bodek-Ritchie)."""
 KNO_MULTIPLICITY = (0.4, 1.42)
 """<n_ch> = a + b ln W^2 for nu p DIS (AGKY model of GENIE, T. Yang et al., EPJ C 63 (2009) 1)."""
+STRING_PT_GEV = 0.335
+"""Root-mean-square transverse momentum of hadrons to the string axis, GeV: PYTHIA 8's StringPT:sigma
+(T. Sjostrand et al., Comput. Phys. Commun. 191 (2015) 159), the fragmentation GENIE's AGKY model
+hands DIS events to above W = 3 GeV."""
+RES_MAX_W_GEV = 2.0
+"""Upper end of the resonance region in W: GENIE's Rein-Sehgal model takes resonances up to W = 2 GeV
+and hands higher W to DIS (C. Andreopoulos et al., NIM A 614 (2010) 87)."""
+
+# --- measured on the calibration half of the DUNE CVN sample ----------------------------------------
+# (dune_cvn.split_halves; scripts/lartpc_realism.py truth). The evaluation half is never used here.
+CVN_ENERGY_DECILES_GEV = (
+    (0.92, 1.42, 2.11, 2.54, 3.16, 3.46, 3.83, 4.34, 5.57, 13.72, 34.72),  # NC
+    (0.64, 1.50, 1.96, 2.57, 2.93, 3.06, 3.46, 4.01, 5.02, 11.87, 45.74),  # numu CC
+    (0.45, 2.10, 3.13, 3.85, 5.66, 6.71, 8.16, 10.24, 16.48, 22.30, 37.59),  # nue CC
+)
+"""E_nu deciles (0%, 10%, ..., 100%) of the 100 calibration events of each class, GeV: a median of
+3.3 GeV (NC), 3.1 GeV (numu CC), 6.7 GeV (nue CC), with a long tail above 10 GeV."""
+CVN_MODE_FRACTIONS = (
+    (0.17, 0.29, 0.49, 0.05),  # NC: the .info code does not give NC modes; numu CC's shares
+    (0.17, 0.29, 0.49, 0.05),  # numu CC
+    (0.13, 0.20, 0.65, 0.02),  # nue CC: higher energies, more DIS
+)
+"""QE, RES, DIS, other shares of the calibration events (the .info code % 4)."""
+CVN_PION_ABSORPTION = 0.3
+"""Share of pions absorbed in the argon nucleus: the calibration half's events carry 0.64 (NC), 0.64
+(numu CC), 0.83 (nue CC) times the charged pions of our primary process, 0.7-0.9 times the pi0s; 30%
+is also the size of pion absorption in argon in GENIE's hA model at a few hundred MeV."""
+CVN_FSI_NUCLEONS = ((0.0, 1.0), (0.7, 1.2), (0.7, 0.9), (0.0, 2.5))
+"""Protons and neutrons per event beyond those of our primary process, per mode (QE, RES, DIS, other):
+the calibration half's CC events carry 0.9 / 1.9 / 1.5 / 0.6 protons and 1.4 / 1.8 / 1.8 / 2.9
+neutrons (the .info counts, lines 8 and 11), our primaries 1.0 / 0.9 / 0.5 / 1.6 and 0 / 0.1 / 0.5 / 0.4;
+pion absorption (CVN_PION_ABSORPTION) adds ~0.3 of each, so the knock-out means are the rest."""

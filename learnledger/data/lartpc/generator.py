@@ -36,9 +36,7 @@ def simulate_batch(labels: np.ndarray, seed: int, batch_index: int, config: SimC
     rng = np.random.default_rng([seed, batch_index])
     n = len(labels)
     interactions = [
-        sample_interaction(int(label), rng, config.energy_mean_gev, config.energy_sigma_gev,
-                           config.mode_fractions, config.nc_pi0_fraction)
-        for label in labels
+        sample_interaction(int(label), rng, config) for label in labels
     ]
     primaries = Particles.concat([_primaries(i, it) for i, it in enumerate(interactions)]
                                  + [_deexcitation(n, rng, config)])

@@ -14,6 +14,11 @@ from learnledger.data.lartpc.particles import Deposits, Particles, cone, step_tr
 from learnledger.data.lartpc.showers import cascade
 
 MAX_GENERATIONS = 8
+NEUTRON_CUT_MEV = 10.0
+"""Below this kinetic energy a neutron is followed no further (it thermalises and is captured; the
+capture gammas are among the de-excitation blips)."""
+NUCLEON_BINDING_MEV = 8.0
+"""Energy to free a nucleon from argon (binding energy per nucleon, ~8.6 MeV for 40Ar)."""
 
 
 def transport(primaries: Particles, rng: np.random.Generator, reach_cm: float, step_cm: float = 0.3,
@@ -26,8 +31,8 @@ def transport(primaries: Particles, rng: np.random.Generator, reach_cm: float, s
             break
         pending = Particles.concat([pending.select(pending.kind != S.PI0),
                                     decay_pi0(pending.select(pending.kind == S.PI0), rng)])
-        pending = Particles.concat([pending.select(pending.kind != S.NEUTRON),
-                                    scatter_neutrons(pending.select(pending.kind == S.NEUTRON), rng)])
+        knocked, neutrons_on = scatter_neutrons(pending.select(pending.kind == S.NEUTRON), rng, reach_cm)
+        pending = Particles.concat([pending.select(pending.kind != S.NEUTRON), knocked])
         is_track = np.isin(pending.kind, S.TRACKS)
         tracks = pending.select(is_track & (pending.energy > 0.5))
         showering = pending.select(~is_track)
@@ -39,7 +44,7 @@ def transport(primaries: Particles, rng: np.random.Generator, reach_cm: float, s
             next_generation.append(track_secondaries(tracks, ends, rng))
         if len(showering):
             deposits.append(cascade(showering, rng, step_cm, landau_width, reach_cm))
-        pending = Particles.concat(next_generation)
+        pending = Particles.concat([*next_generation, neutrons_on])
     return Deposits.concat(deposits)
 
 
@@ -61,18 +66,32 @@ def decay_pi0(pi0: Particles, rng: np.random.Generator) -> Particles:
     return Particles.concat(photons)
 
 
-def scatter_neutrons(neutrons: Particles, rng: np.random.Generator) -> Particles:
-    """Neutrons are invisible until they hit a nucleus: a recoil proton and a de-excitation photon."""
+def scatter_neutrons(neutrons: Particles, rng: np.random.Generator, reach_cm: float = np.inf
+                     ) -> tuple[Particles, Particles]:
+    """Neutrons are invisible until they hit a nucleus: a recoil proton and a de-excitation photon.
+
+    Returns (what the hits make, the neutrons going on, while within ``reach_cm`` of the vertex). A neutron is not stopped by one inelastic
+    hit: it goes on, deflected, with what the proton, the photon and the binding energy (8 MeV per
+    nucleon) leave it, and hits again in a later generation while it has more than
+    ``NEUTRON_CUT_MEV``; so a fast neutron leaves a trail of detached proton stubs and blips, as it
+    does in GEANT4's DUNE simulation.
+    """
     if not len(neutrons):
-        return Particles.empty()
+        return Particles.empty(), Particles.empty()
     n = len(neutrons)
     where = neutrons.position + neutrons.direction * rng.exponential(C.LAR_NUCLEAR_INTERACTION_LENGTH, n)[:, None]
     proton_energy = neutrons.energy * rng.uniform(0.05, 0.5, n)
+    gamma_energy = rng.uniform(0.5, 4.0, n)
     protons = Particles(neutrons.event, np.full(n, S.PROTON, np.int8), where,
                         cone(neutrons.direction, np.arccos(rng.uniform(0, 1, n)), rng), proton_energy)
     gammas = Particles(neutrons.event, np.full(n, S.PHOTON, np.int8), where,
-                       cone(neutrons.direction, np.arccos(rng.uniform(-1, 1, n)), rng), rng.uniform(0.5, 4.0, n))
-    return Particles.concat([protons.select(proton_energy > 3.0), gammas])
+                       cone(neutrons.direction, np.arccos(rng.uniform(-1, 1, n)), rng), gamma_energy)
+    left = neutrons.energy - proton_energy - gamma_energy - NUCLEON_BINDING_MEV
+    going = (left > NEUTRON_CUT_MEV) & (np.linalg.norm(where, axis=1) < reach_cm)
+    onward = Particles(neutrons.event[going], neutrons.kind[going], where[going],
+                       cone(neutrons.direction[going], np.arccos(rng.uniform(0, 1, int(going.sum()))), rng),
+                       left[going])
+    return Particles.concat([protons.select(proton_energy > 3.0), gammas]), onward
 
 
 def distance_to_sphere(position: np.ndarray, direction: np.ndarray, radius: float) -> np.ndarray:
