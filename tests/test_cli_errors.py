@@ -183,7 +183,7 @@ def test_agent_refuses_an_address_without_code_and_an_unfunded_key(devnet: Devne
     (tmp_path / "elsewhere.json").write_text(json.dumps(record))
     status, output = invoke("agent", "--deployment", tmp_path / "elsewhere.json", "--group", "cern",
                             "--key", KEY, "--store", tmp_path)
-    assert status == 2 and f"no contract at 0x{'55' * 20} on this chain" in output, output
+    assert status == 2 and f"no contract at 0x{'55' * 20} on chain 31337" in output, output
     assert "start the devnet with the --state file it was deployed on" in output
 
 

@@ -4,6 +4,7 @@ contract (built for a London EVM) deploys and plays a round there; bad set-ups a
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from learnledger.ledger.deploy import deploy
 from learnledger.ledger.params import ExperimentParams
 from learnledger.ledger.sandbox import PLACEHOLDER_INITIAL_DIGEST, PLACEHOLDER_SPEC_DIGEST
 from tests.conftest import needs_geth
+from tests.kubo_nodes import IPFS, needs_kubo
 
 PUBLIC_KEYS = [  # anvil's first three PUBLIC dev keys: test-only, worthless anywhere
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
@@ -124,7 +126,7 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
         record = json.loads((folder / "consortium.json").read_text())
         for node in record["nodes"]:
             assert f"http://127.0.0.1:{node['http_port']}" in up.stdout
-        status = subprocess.run([*cli, "status", "--dir", str(folder), "--format", "json"],
+        status = subprocess.run([*cli, "status", "--dir", str(folder), "--json"],
                                 capture_output=True, text=True, timeout=120)
         assert status.returncode == 0, status.stdout + status.stderr
         nodes = json.loads(status.stdout)
@@ -200,3 +202,34 @@ def test_a_node_whose_key_is_not_a_signer_is_named(tmp_path: Path) -> None:
         shown = subprocess.run([sys.executable, "-m", "learnledger.cli.main", "consortium", "status", "--dir",
                                 str(tmp_path / "c")], capture_output=True, text=True, timeout=120)
         assert shown.returncode == 1 and "not a Clique signer" in shown.stdout
+
+
+@pytest.mark.geth
+@pytest.mark.slow
+@needs_geth
+@needs_kubo
+def test_launch_on_a_consortium_with_a_kubo_node_per_lab_pins_every_accepted_model_on_every_node(
+        tmp_path: Path) -> None:
+    """The whole consortium of DESIGN.md: each lab a geth signer and a private kubo node, each agent on
+    its own lab's two; after the run every lab's repo holds the spec, the initial weights and every
+    accepted model."""
+    from learnledger.ledger.params import Deployment
+    from learnledger.report.rounds import read_jsonl
+    from tests.conftest import tiny_experiment
+
+    out = tmp_path / "launch"
+    done = subprocess.run([sys.executable, "-m", "learnledger.cli.main", "launch",
+                           str(tiny_experiment(tmp_path, rounds=2)), "--consortium", "--ipfs-per-lab",
+                           "--out", str(out), "--timeout", "600"], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = read_jsonl(out / "rounds.jsonl")
+    assert [row["round"] for row in rows] == [1, 2]
+    params = Deployment.load(out / "deployment.json").params
+    accepted = {row["cid"] for row in rows if row["outcome"] == "accepted"}
+    for group in ("cern", "fnal", "desy"):
+        agent_log = (out / "agents" / f"{group}.log").read_text()
+        assert "plain, unencrypted key" not in agent_log
+        listed = subprocess.run([str(IPFS), "pin", "ls", "--type=recursive", "--quiet"], capture_output=True,
+                                text=True, timeout=120, env={**os.environ, "IPFS_PATH": str(out / "ipfs" / group)})
+        assert listed.returncode == 0, listed.stderr  # the daemons are stopped: the repo is read directly
+        assert {params.spec_cid, params.initial_cid} | accepted <= set(listed.stdout.split()), group

@@ -90,7 +90,8 @@ def test_deploy_signs_from_a_keystore_and_refuses_a_wrong_password(tmp_path: Pat
     good, bad = private_file(tmp_path / "good", "pw\n"), private_file(tmp_path / "bad", "nope\n")
     with Devnet(accounts=2) as node:
         members = ",".join(address for address, _ in node.accounts)
-        common = ["deploy", "--rpc", node.rpc_url, "--members", members, "--keystore", str(keystore)]
+        common = ["deploy", "--rpc", node.rpc_url, "--members", members, "--keystore", str(keystore),
+                  "--spec-digest", "11" * 32, "--initial-digest", "22" * 32]
         refused = runner.invoke(app, [*common, "--password-file", str(bad), "--out", str(tmp_path / "x.json")])
         assert refused.exception.exit_code == 2
         assert f"does not open the keystore {keystore}" in str(refused.exception)
@@ -104,6 +105,7 @@ def test_deploy_signs_from_a_keystore_and_refuses_a_wrong_password(tmp_path: Pat
         plain = private_file(tmp_path / "plain.key", key + "\n")
         plain.chmod(0o644)
         warned = runner.invoke(app, ["deploy", "--rpc", node.rpc_url, "--members", members, "--keyfile", str(plain),
+                                     "--spec-digest", "11" * 32, "--initial-digest", "22" * 32,
                                      "--out", str(tmp_path / "p.json")])
         assert warned.exit_code == 0
         assert "plain, unencrypted key" in warned.output and "readable by other users" in warned.output

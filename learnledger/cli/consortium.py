@@ -7,13 +7,13 @@ is. The folder holds everything (see ``learnledger.ledger.consortium``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from learnledger.cli.console import console, fail
+from learnledger.cli import checks
+from learnledger.cli.console import console, fail, print_json
 
 DEFAULT_DIR = Path("runs/consortium")
 
@@ -42,6 +42,8 @@ def up(
     from learnledger.ledger.api import LedgerError
     from learnledger.ledger.consortium import DEFAULT_CHAIN_ID, Consortium
 
+    checks.at_least("--nodes", nodes, 1)
+    checks.at_least("--period", period, 1, " second")
     funded = parse_addresses(fund, "--fund") if fund.strip() else []
     try:
         consortium = Consortium(directory, nodes=nodes, period=period,
@@ -84,22 +86,20 @@ def down(directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="Folder of th
 @app.command("status")
 def status(
     directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="Folder of the consortium."),
-    output: str = typer.Option("table", "--format", help="table or json."),
+    as_json: bool = typer.Option(False, "--json", help="Print each node's status as JSON on stdout."),
 ) -> None:
     """How each node is: running, block, peers, and whether it is a Clique signer. Exit 1 if any
     node is down or not a signer."""
     from learnledger.ledger.api import LedgerError
     from learnledger.ledger.consortium import Consortium
 
-    if output not in ("table", "json"):
-        fail(f"--format must be table or json; received: {output!r}", 2)
     consortium = Consortium(directory)
     try:
         statuses = consortium.status()
     except LedgerError as error:
         fail(str(error), 2)
-    if output == "json":
-        console.print_json(json.dumps([s.__dict__ for s in statuses]))
+    if as_json:
+        print_json([s.__dict__ for s in statuses])
     else:
         for s in statuses:
             state = "up" if s.block is not None else "down"

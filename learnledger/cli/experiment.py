@@ -275,9 +275,6 @@ def launch(
 
     if period < 1:
         usage(f"--period must be at least 1 second; received: {period}")
-    if consortium and ipfs_per_lab:
-        usage("--consortium and --ipfs-per-lab cannot be combined yet: the consortium launch uses one "
-              "shared store server; run one of the two")
     chain = f"a {len(experiment.learners)}-node geth Clique consortium" if consortium else "anvil"
     if not as_json:
         console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on {chain}, "
@@ -289,7 +286,8 @@ def launch(
                     from learnledger.runs.consortium_launch import launch_on_consortium
 
                     result = launch_on_consortium(experiment, out, period=period, timeout_s=timeout,
-                                                  on_round=on_round, on_setup=on_setup)
+                                                  on_round=on_round, on_setup=on_setup,
+                                                  ipfs_per_lab=ipfs_per_lab)
                 else:
                     result = launch_experiment(experiment, out, timeout_s=timeout, on_round=on_round,
                                                on_setup=on_setup, ipfs_per_lab=ipfs_per_lab)

@@ -74,20 +74,6 @@ class ContractLedger:
     def account(self) -> str:
         return self._sender.address
 
-    def check_deployed(self) -> None:
-        """LedgerError unless the chain holds contract code at the deployment's address (a devnet
-        restarted without its state, or a record from another chain, holds none)."""
-        try:
-            code = self.w3.eth.get_code(self.deployment.address)
-        except Exception as error:
-            raise LedgerError(f"cannot read the chain: {type(error).__name__}: {error}") from None
-        if len(code) == 0:
-            raise LedgerError(
-                f"no contract at {self.deployment.address} on this chain (chain id {self.w3.eth.chain_id}): "
-                "a devnet restarted without its --state, or a deployment record from another chain; "
-                "start the devnet with the --state file it was deployed on, or pass the right --deployment"
-            )
-
     def balance(self) -> int:
         """The handle's account balance in wei (0: it cannot pay for a transaction)."""
         return int(self.w3.eth.get_balance(self.account))

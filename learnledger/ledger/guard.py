@@ -50,8 +50,9 @@ def check_contract(w3: Web3, address: str, deployed_bytecode: str, chain_id: int
     if not code:
         raise WrongChainError(
             f"no contract at {address} on chain {chain_id} (node {node_name(w3)}), where {record} says "
-            f"{name} lives: the chain was reset, the node has not synced that far, or the record is of "
-            "another chain; use the right record or node")
+            f"{name} lives: the chain was reset (a devnet restarted without its --state: start the devnet "
+            "with the --state file it was deployed on), the node has not synced that far, or the record "
+            "is of another chain; use the right record or node")
     expected = bytes.fromhex(deployed_bytecode.removeprefix("0x"))
     if not code_matches(code, expected):
         raise WrongChainError(

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from learnledger.agents.experiment import Experiment
-from learnledger.runs.launch import LaunchError, LaunchResult, _final_rows, _StoreServer, _stop, _watch
+from learnledger.runs.launch import (LaunchError, LaunchResult, _final_rows, _LabStores, _StoreServer, _stop,
+                                     _watch)
 from learnledger.runs.outputs import RunFolder, summarize
 
 if TYPE_CHECKING:  # web3 is imported only once the consortium runs
@@ -58,11 +59,13 @@ def launch_on_consortium(
     on_round: Callable[[dict[str, object]], None] = lambda row: None,
     on_setup: Callable[[str], None] = lambda line: None,
     before_stop: Callable[[ContractLedger], None] = lambda observer: None,
+    ipfs_per_lab: bool = False,
 ) -> LaunchResult:
     """Run ``experiment`` on a fresh consortium of one geth Clique node per group.
 
     ``before_stop`` is given an observer's ledger after the last round, while the chain still runs
-    (the block benchmark reads the rounds' blocks there)."""
+    (the block benchmark reads the rounds' blocks there). With ``ipfs_per_lab`` each group also gets
+    its own private kubo node, as in ``launch_experiment``: the whole consortium of DESIGN.md."""
     from learnledger.agents.learner import initial_weights
     from learnledger.ledger.chain import connect
     from learnledger.ledger.client import ContractLedger
@@ -84,25 +87,26 @@ def launch_on_consortium(
     on_setup(f"starting {len(groups)} geth Clique nodes, a block every {period} s")
     consortium = Consortium(folder.path / "consortium", nodes=len(groups), period=period,
                             fund=[*members, keys["deployer"][0]], names=groups)
-    store = LocalStore(folder.store_dir)
+    stores = _LabStores(folder, groups) if ipfs_per_lab else _StoreServer(LocalStore(folder.store_dir))
     processes: list[subprocess.Popen[bytes]] = []
     try:
         consortium.start()
         urls = consortium.rpc_urls
-        on_setup("deploying the contract")
-        deployer_key = unlock_keystore(keys["deployer"][1], read_password_file(keys["deployer"][2]))
-        spec_cid = store.put(experiment.spec.canonical_json())
-        initial = initial_weights(experiment.spec)
-        params = experiment_params(experiment, members, spec_cid, initial, store.put(initial))
-        w3 = connect(urls[0])
-        deployment = deploy(w3, deployer_key, params, rpc_url=urls[0])
-        deployment.save(folder.path / "deployment.json")
-        observer = ContractLedger(w3, deployment, deployer_key)
-        by_address = {address.lower(): group for group, address in zip(groups, members)}
-        with _StoreServer(store) as ipfs_url:
+        with stores as ipfs_urls:
+            store = stores.setup_store()
+            on_setup("deploying the contract")
+            deployer_key = unlock_keystore(keys["deployer"][1], read_password_file(keys["deployer"][2]))
+            spec_cid = store.put(experiment.spec.canonical_json())
+            initial = initial_weights(experiment.spec)
+            params = experiment_params(experiment, members, spec_cid, initial, store.put(initial))
+            w3 = connect(urls[0])
+            deployment = deploy(w3, deployer_key, params, rpc_url=urls[0])
+            deployment.save(folder.path / "deployment.json")
+            observer = ContractLedger(w3, deployment, deployer_key)
+            by_address = {address.lower(): group for group, address in zip(groups, members)}
             on_setup(f"starting {len(groups)} agent processes, each on its own group's node")
             processes = [_start_agent(folder, group, keys[group][1], keys[group][2], urls[k],
-                                      experiment.path, ipfs_url)
+                                      experiment.path, ipfs_urls[group])
                          for k, group in enumerate(groups)]
             try:
                 rows = _watch(observer, by_address, processes, folder, timeout_s, on_round)

@@ -67,7 +67,6 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
     if not rpc_url:
         raise MemberSetupError(f"{config.deployment} names no RPC URL; pass --rpc URL")
     ledger = ContractLedger(connect(rpc_url), deployment, config.key)
-    ledger.check_deployed()
     params = deployment.params
     index = _roster_index(params.group_names, config.group)
     if params.members[index].lower() != ledger.account.lower():
