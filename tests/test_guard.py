@@ -63,3 +63,18 @@ def test_audit_and_agent_refuse_a_record_of_another_chain(tmp_path: Path) -> Non
         agent = runner.invoke(app, ["agent", "--deployment", str(path), "--group", "g0", "--keyfile", str(keyfile)])
         assert agent.exception is not None and agent.exception.exit_code == 2  # type: ignore[attr-defined]
         assert "serves chain id 31337, but the deployment record was made on chain id" in str(agent.exception)
+
+
+def test_a_competition_record_of_another_chain_or_contract_is_refused_by_name() -> None:
+    from learnledger.competition.client import CompetitionClient
+    from learnledger.competition.sandbox import embedded_competition
+
+    comp = embedded_competition(2, 2)
+    w3, key = comp.chain.w3, comp.chain.accounts[0][1]
+    CompetitionClient(w3, comp.deployment, key)  # the true record: accepted
+    actual = w3.eth.chain_id
+    with pytest.raises(WrongChainError, match=f"serves chain id {actual}, but .* on chain id {actual + 1}"):
+        CompetitionClient(w3, dataclasses.replace(comp.deployment, chain_id=actual + 1), key)
+    elsewhere = comp.chain.accounts[-1][0]  # an account, not a contract
+    with pytest.raises(WrongChainError, match=f"no contract at {elsewhere} .*the competition's contract"):
+        CompetitionClient(w3, dataclasses.replace(comp.deployment, address=elsewhere), key)

@@ -22,6 +22,7 @@ from learnledger.ledger.chain import chain_clock
 from learnledger.ledger.compile import COMPETITION_ARTIFACT_PATH
 from learnledger.ledger.deploy import deploy_artifact, where_deployed
 from learnledger.ledger.errors import RevertDecoder
+from learnledger.ledger.guard import check_contract
 from learnledger.ledger.history import EventReader
 from learnledger.ledger.transact import Transactor
 
@@ -199,6 +200,8 @@ class CompetitionClient:
         clock: Callable[[], float] | None = None,
     ) -> None:
         artifact = competition_artifact()
+        check_contract(w3, deployment.address, artifact.deployed_bytecode, deployment.chain_id,
+                       name="the competition's contract")
         self.w3 = w3
         self.deployment = deployment
         self.contract = w3.eth.contract(address=deployment.address, abi=artifact.abi)
