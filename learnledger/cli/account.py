@@ -7,12 +7,13 @@ warning), or ``--key HEX`` (the same, on the command line). Keys are never print
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from learnledger.cli.console import console, err_console, fail
+from learnledger.cli.console import console, err_console, fail, usage
 
 app = typer.Typer(help="Accounts: encrypted v3 keystores for the members' keys.", no_args_is_help=True)
 
@@ -71,8 +72,6 @@ def resolve_key(key: Optional[str], keyfile: Optional[Path], keystore: Optional[
             return unlock_keystore(keystore, password)
         except KeystoreError as error:
             fail(str(error), 2)
-    from learnledger.cli.chain import read_key
-
     secret = read_key(key, keyfile, whose)
     what = f"--keyfile {keyfile}" if keyfile is not None else "--key"
     err_console.print(PLAIN_KEY_WARNING.format(what=what), soft_wrap=True)
@@ -80,3 +79,21 @@ def resolve_key(key: Optional[str], keyfile: Optional[Path], keystore: Optional[
         err_console.print(f"[bold yellow]warning:[/] {keyfile} is readable by other users: "
                           f"`chmod 600 {keyfile}`", soft_wrap=True)
     return secret
+
+
+def read_key(key: str | None, keyfile: Path | None, whose: str = "the deployer's") -> str:
+    """A private key from --key or the first line of --keyfile (exactly one)."""
+    if (key is None) == (keyfile is None):
+        usage(f"give {whose} key with exactly one of --key HEX or --keyfile FILE")
+    if keyfile is not None:
+        try:
+            text = keyfile.read_text().strip()
+        except OSError as error:
+            usage(f"cannot read --keyfile {str(keyfile)!r}: {error.strerror}")
+        if text.startswith("{"):
+            usage(f"--keyfile {str(keyfile)!r} looks like an encrypted keystore; give a file with the hex key")
+        key = text.splitlines()[0].strip() if text else ""
+    assert key is not None
+    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key):
+        usage("the private key must be 64 hex digits (optionally 0x-prefixed)")
+    return key

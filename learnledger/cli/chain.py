@@ -339,21 +339,3 @@ def parse_digest(option: str, text: str) -> bytes:
         usage(f"{option} must be a sha256 digest: 64 hex digits; received: {text!r}")
     return bytes.fromhex(cleaned)
 
-
-def read_key(key: str | None, keyfile: Path | None, whose: str = "the deployer's") -> str:
-    """A private key from --key or the first line of --keyfile (exactly one)."""
-    if (key is None) == (keyfile is None):
-        usage(f"give {whose} key with exactly one of --key HEX or --keyfile FILE")
-    if keyfile is not None:
-        try:
-            text = keyfile.read_text().strip()
-        except OSError as error:
-            usage(f"cannot read --keyfile {str(keyfile)!r}: {error.strerror}")
-        if text.startswith("{"):
-            usage(f"--keyfile {str(keyfile)!r} looks like an encrypted keystore; give a file with the hex key")
-        key = text.splitlines()[0].strip() if text else ""
-    assert key is not None
-    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key):
-        usage("the private key must be 64 hex digits (optionally 0x-prefixed)")
-    return key
-
