@@ -15,9 +15,7 @@ from typing import List, Optional
 import typer
 
 from learnledger.cli import checks
-from learnledger.cli.console import console, fail, usage
-
-UNREACHABLE = 2
+from learnledger.cli.console import UNREACHABLE, console, fail, usage
 
 ipfs_app = typer.Typer(help="Run this lab's private IPFS (kubo) node.", no_args_is_help=True)
 

@@ -3,7 +3,7 @@
 A process started from a background job inherits SIGINT ignored (SIG_IGN), and Python then installs
 no KeyboardInterrupt handler; a supervisor (systemd, docker, a test) sends SIGTERM, which Python does
 not catch at all. Both would kill a devnet or a launch without saving its state or stopping its
-children. So each long-running command (devnet, launch, agent, store serve, run) installs its own
+children. So each long-running command (devnet, launch, agent, store serve, run, watch) installs its own
 handler for both signals, turning either into KeyboardInterrupt at the point the command waits, and
 its ``except KeyboardInterrupt`` path saves, stops children and says what it kept.
 """

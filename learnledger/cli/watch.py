@@ -7,18 +7,18 @@ reached at the start, or the port is taken.
 
 from __future__ import annotations
 
-import signal
-import threading
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.markup import escape
 
+from learnledger.cli import checks
 from learnledger.cli.audit import _connect, _store
-from learnledger.cli.console import console, fail
+from learnledger.cli.console import USAGE, console, fail
+from learnledger.cli.signals import Stopped, stop_on_signals
 
-USAGE = 2
 LOOPBACK = "127.0.0.1"
 
 
@@ -50,8 +50,7 @@ def watch_command(
 
     if not 0 <= port <= 65535:
         fail(f"--port {port} is not a port; give one in 0..65535 (0: any free port)", USAGE)
-    if not interval > 0:
-        fail(f"--interval must be a number of seconds above 0; received: {interval}", USAGE)
+    checks.above_zero("--interval", interval)
     if experiment is not None and not experiment.is_file():
         fail(f"--experiment {experiment}: no such experiment file; pass the .toml the contract was deployed from",
              USAGE)
@@ -70,24 +69,17 @@ def watch_command(
         fail(f"cannot serve on {LOOPBACK}:{port}: {error.strerror or error}; pick another --port (0: any free one)",
              USAGE)
 
-    stop = threading.Event()
-    received: list[str] = []
-
-    def on_signal(number: int, frame: object) -> None:
-        received.append(signal.Signals(number).name)
-        stop.set()
-
-    # Installed explicitly, so a watch started with SIGINT ignored (a background job) still stops on it.
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    server.start()
-    state = live.current()
-    console.print(f"watching {escape(str(state.get('title')))}: {len(state.get('rounds', []))} rounds so far")
-    console.print(f"serving the live view at {server.url} (Ctrl-C or SIGTERM stops it)", soft_wrap=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    console.print(f"stopped on {received[0] if received else 'request'}; the page's server is closed")
+    stopped_by = ""
+    with stop_on_signals():  # a watch started with SIGINT ignored (a background job) still stops on it
+        server.start()
+        try:
+            state = live.current()
+            console.print(f"watching {escape(str(state.get('title')))}: {len(state.get('rounds', []))} rounds so far")
+            console.print(f"serving the live view at {server.url} (Ctrl-C or SIGTERM stops it)", soft_wrap=True)
+            while True:
+                time.sleep(1)
+        except Stopped as stop:
+            stopped_by = str(stop)
+        finally:
+            server.stop()
+    console.print(f"stopped on {stopped_by}; the page's server is closed")
