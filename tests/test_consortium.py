@@ -3,6 +3,7 @@ contract (built for a London EVM) deploys and plays a round there; bad set-ups a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -158,6 +159,10 @@ def test_launch_on_a_consortium_runs_each_agent_on_its_own_node(tmp_path: Path) 
     assert [row["round"] for row in rows] == [1, 2]
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["final_test_scores"]) == {"cern", "fnal", "desy"}
+    # The same outputs as anvil's launch: the final model the chain names, and the experiment's terms.
+    final = (out / "final.safetensors").read_bytes()
+    assert hashlib.sha256(final).hexdigest() == summary["final_model_digest"] == rows[-1]["model_digest"]
+    assert summary["terms"]["name"] == "tiny"
     record = json.loads((out / "consortium" / "consortium.json").read_text())
     assert [n["name"] for n in record["nodes"]] == ["cern", "fnal", "desy"]
     for node in record["nodes"]:  # each agent was told its own group's node, and a keystore

@@ -273,8 +273,7 @@ def launch(
     from learnledger.runs.launch import LaunchError, launch_experiment
     from learnledger.store.api import StoreError
 
-    if period < 1:
-        usage(f"--period must be at least 1 second; received: {period}")
+    checks.at_least("--period", period, 1, " second")
     chain = f"a {len(experiment.learners)}-node geth Clique consortium" if consortium else "anvil"
     if not as_json:
         console.print(f"[bold]{experiment.name}[/]: {len(experiment.learners)} agent processes on {chain}, "

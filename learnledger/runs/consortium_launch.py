@@ -8,7 +8,6 @@ funds in the genesis; each agent process talks only to its own group's node. Blo
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import subprocess
@@ -19,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from learnledger.agents.experiment import Experiment
-from learnledger.runs.launch import (LaunchError, LaunchResult, _final_rows, _LabStores, _StoreServer, _stop,
-                                     _watch)
-from learnledger.runs.outputs import RunFolder, summarize
+from learnledger.runs.launch import (LaunchError, LaunchResult, _LabStores, _StoreServer, _stop, _watch,
+                                     finish_launch, save_final_model)
+from learnledger.runs.outputs import RunFolder
 
 if TYPE_CHECKING:  # web3 is imported only once the consortium runs
     from learnledger.ledger.client import ContractLedger
@@ -112,20 +111,13 @@ def launch_on_consortium(
                 rows = _watch(observer, by_address, processes, folder, timeout_s, on_round)
             finally:
                 _stop(processes)
+            save_final_model(observer, store, folder)
             before_stop(observer)
     finally:
         consortium.stop()
 
-    final = [row for group in groups for row in _final_rows(folder, group)]
-    summary = summarize(
-        experiment.name, f"geth Clique consortium ({len(groups)} nodes, {period} s blocks)", rows,
-        {str(row["group"]): float(row["test_score"]) for row in final},
-        final[0]["model_digest"] if final else None,
-        time.perf_counter() - started,
-    )
-    folder.write_text("summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    folder.draw_history(rows, groups, experiment.name)
-    return LaunchResult(summary=summary, rounds=rows, out=folder.path)
+    return finish_launch(experiment, folder, rows,
+                         f"geth Clique consortium ({len(groups)} nodes, {period} s blocks)", started)
 
 
 def _start_agent(folder: RunFolder, group: str, keystore: Path, password: Path, rpc_url: str,

@@ -126,11 +126,18 @@ def launch_experiment(
             rows = _watch(observer, groups, processes, folder, timeout_s, on_round)
         finally:
             _stop(processes)
-        _save_final_model(observer, stores.setup_store(), folder)
+        save_final_model(observer, stores.setup_store(), folder)
 
+    return finish_launch(experiment, folder, rows, "anvil (one process per group)", started)
+
+
+def finish_launch(experiment: Experiment, folder: RunFolder, rows: list[dict[str, object]], chain: str,
+                  started: float) -> LaunchResult:
+    """The outputs every launch leaves beside rounds.jsonl: summary.json (with the terms) and
+    history.png, from the rounds and each agent's final log line."""
     final = [row for group in experiment.groups for row in _final_rows(folder, group)]
     summary = summarize(
-        experiment.name, "anvil (one process per group)", rows,
+        experiment.name, chain, rows,
         {str(row["group"]): float(row["test_score"]) for row in final},
         final[0]["model_digest"] if final else None,
         time.perf_counter() - started,
@@ -143,7 +150,7 @@ def launch_experiment(
     return LaunchResult(summary=summary, rounds=rows, out=folder.path)
 
 
-def _save_final_model(observer: ContractLedger, store: WeightStore, folder: RunFolder) -> None:
+def save_final_model(observer: ContractLedger, store: WeightStore, folder: RunFolder) -> None:
     """final.safetensors: the shared model the chain names, fetched from the store and checked."""
     shared = observer.current_model()
     cid = observer.deployment.params.initial_cid if shared.round == 0 else observer.proposal(shared.round).cid
