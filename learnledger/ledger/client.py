@@ -74,10 +74,6 @@ class ContractLedger:
     def account(self) -> str:
         return self._sender.address
 
-    def balance(self) -> int:
-        """The handle's account balance in wei (0: it cannot pay for a transaction)."""
-        return int(self.w3.eth.get_balance(self.account))
-
     def _view(self, name: str, *args: Any) -> Any:
         return self._sender.call(getattr(self.contract.functions, name)(*args), VIEW_BLOCK)
 

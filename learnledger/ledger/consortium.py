@@ -40,6 +40,7 @@ from typing import Any
 from learnledger.ledger.api import LedgerError
 from learnledger.ledger.artifact import REPO_ROOT
 from learnledger.ledger.devnet import free_port
+from learnledger.ledger.keys import write_private
 
 GETH_VERSION = "1.13.15"
 ENGINES_GETH = REPO_ROOT / ".engines" / "bin" / "geth"
@@ -260,12 +261,13 @@ class Consortium:
             folder = self.node_dir(index)
             (folder / "keystore").mkdir(parents=True, exist_ok=True)
             password = secrets.token_hex(16)
-            _write_private(folder / "password", password)
+            write_private(folder / "password", password, replace=True)
             signer = Account.create()
             keystore = Account.encrypt(signer.key, password, kdf="scrypt", iterations=SIGNER_SCRYPT_N)
-            _write_private(folder / "keystore" / f"signer-{signer.address}.json", json.dumps(keystore))
+            write_private(folder / "keystore" / f"signer-{signer.address}.json", json.dumps(keystore),
+                          replace=True)
             node_key = keys.PrivateKey(secrets.token_bytes(32))
-            _write_private(folder / "nodekey", node_key.to_hex().removeprefix("0x"))
+            write_private(folder / "nodekey", node_key.to_hex().removeprefix("0x"), replace=True)
             nodes.append(NodeRecord(index, self.names[index - 1], signer.address,
                                     _fresh_port(used_ports), _fresh_port(used_ports),
                                     node_key.public_key.to_hex().removeprefix("0x"), self.hosts[index - 1]))
@@ -574,13 +576,6 @@ def _rpc(w3: Any, method: str, *params: Any) -> Any:
     if "error" in answer:
         raise ConsortiumError(f"{method} failed: {answer['error']}")
     return answer["result"]
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to a file only its owner can read (created so, never briefly wider)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(text)
 
 
 def _fresh_port(used: set[int]) -> int:

@@ -26,9 +26,11 @@ def readable_by_others(path: Path) -> bool:
     return bool(Path(path).stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to a new file only its owner can read (created so, never briefly wider)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def write_private(path: Path, text: str, replace: bool = False) -> None:
+    """Write ``text`` to a file only its owner can read (created so, never briefly wider): a new file,
+    or with ``replace`` one that may exist (a set-up run again after it failed half-way)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    descriptor = os.open(path, flags, 0o600)
     with os.fdopen(descriptor, "w") as out:
         out.write(text)
 
