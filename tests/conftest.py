@@ -55,3 +55,11 @@ def tiny_experiment(tmp_path: Path, rounds: int = 3, extra: str = "", epochs: in
     path = tmp_path / "tiny.toml"
     path.write_text(TINY.format(rounds=rounds, extra=extra, epochs=epochs))
     return path
+
+
+def tiny_experiment_with_windows(tmp_path: Path, rounds: int, proposal_window: int, vote_window: int) -> Path:
+    """The tiny experiment with its own proposal and vote windows, in seconds."""
+    path = tiny_experiment(tmp_path, rounds=rounds)
+    path.write_text(path.read_text().replace(
+        "[experiment]\n", f"[experiment]\nproposal_window = {proposal_window}\nvote_window = {vote_window}\n", 1))
+    return path

@@ -30,7 +30,7 @@ from learnledger.ledger.devnet import devnet_accounts
 from learnledger.report.rounds import read_jsonl
 from learnledger.runs.embedded import experiment_params
 from learnledger.store.kubo import KuboStore
-from tests.conftest import needs_geth, tiny_experiment
+from tests.conftest import needs_geth, tiny_experiment_with_windows
 from tests.netns import Network, namespaces_unavailable
 from tests.processes import PATIENCE_S, wait_for
 from tests.test_netns import Hosts, store_answers
@@ -47,10 +47,7 @@ STORE_PORT = 5001
 def windowed(tmp_path: Path) -> Path:
     """Windows long enough that no round closes by its deadline while a lab is cut off: the rounds
     wait for the lone lab's vote, which reaches the chain once the link is back."""
-    path = tiny_experiment(tmp_path, rounds=ROUNDS)
-    path.write_text(path.read_text().replace("[experiment]\n", "[experiment]\nproposal_window = 600\n"
-                                             "vote_window = 600\n", 1))
-    return path
+    return tiny_experiment_with_windows(tmp_path, ROUNDS, 600, 600)
 
 
 def test_a_partitioned_signer_forks_then_reorganises_and_nothing_sent_is_lost(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from learnledger.ledger.chain import connect
 from learnledger.ledger.devnet import Devnet
 from learnledger.store.api import StoreError
 from learnledger.store.kubo import KuboStore
-from tests.conftest import needs_anvil, tiny_experiment
+from tests.conftest import needs_anvil, tiny_experiment_with_windows
 from tests.netns import Network, namespaces_unavailable
 from tests.processes import PATIENCE_S, DeployedExperiment, deploy_experiment, stop_processes, wait_for
 
@@ -57,11 +57,7 @@ CHAIN_PORT, STORE_PORT = 8545, 5001
 
 def windowed_experiment(tmp_path: Path) -> Path:
     """The tiny experiment, with windows short enough that a missing vote costs seconds."""
-    path = tiny_experiment(tmp_path, rounds=ROUNDS)
-    path.write_text(path.read_text().replace(
-        "[experiment]\n",
-        f"[experiment]\nproposal_window = {PROPOSAL_WINDOW_S}\nvote_window = {VOTE_WINDOW_S}\n", 1))
-    return path
+    return tiny_experiment_with_windows(tmp_path, ROUNDS, PROPOSAL_WINDOW_S, VOTE_WINDOW_S)
 
 
 class Hosts:
