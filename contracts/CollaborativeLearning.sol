@@ -8,15 +8,16 @@ import {ICollaborativeLearning} from "./ICollaborativeLearning.sol";
 /// collaborative learning, and the shared model's digest. No owner, no admin, no upgrade.
 /// @dev Storage layout (what a round costs is mostly which slots it writes for the first time):
 ///
-///   immutables   memberCount, thresholdBps, both windows, maxRounds, specDigest, initialDigest
+///   immutables   memberCount, thresholdBps, the three windows, maxRounds, specDigest, initialDigest
 ///   _progress    one slot: currentRound (uint64) | modelRound (uint64, 0 = initial weights)
 ///   _rounds[r]   one slot per round: openedAt | proposedAt | finalizedAt | proposedBlock (uint40
-///                each) | proposerIndex | approvals | rejections (uint8 each, at most 255 voters) |
+///                each) | proposerIndex | approvals | rejections | commits (uint8 each, at most 255 voters) |
 ///                outcome | nextDrawn (bool) | nextProposerIndex (uint8, the draw for round r + 1)
 ///   _digests[r]  one slot per proposed round: the sha256 of the proposed weights
 ///   _memberWords[a][w]  per member, one word per 247 rounds: roster index (bits 0-7) |
 ///                registered (bit 8) | voted in round w * 247 + i (bit 9 + i, i in 0..246)
 ///   _memberAt[i], _groupNameOf[a]  the roster, for views and events
+///   _commitments[r][a]  sealed votes only: the commitment of voter a in round r until revealed
 ///
 /// A round thus writes two fresh slots (its metadata when it opens, its digest when proposed).
 /// A vote reads and rewrites two slots: the round's, and the voter's member word, which answers
@@ -29,6 +30,13 @@ import {ICollaborativeLearning} from "./ICollaborativeLearning.sol";
 /// round: the first vote cast in a block after the proposal's draws the next round's proposer from
 /// the proposal block's hash, which nobody but that block's producer knew when the proposal was
 /// sent. Whoever casts the last vote or finalizes only carries out a draw already made.
+///
+/// Sealed votes (an experiment term: `revealWindow` > 0). Open votes are public once cast, so a
+/// member could copy the others' votes without scoring anything, and the last voter would decide
+/// knowing the tally. With sealed votes a voter first commits a hash of its vote, scores and a
+/// secret salt (`commitVote`, in the vote window), then reveals them (`revealVote`, in the reveal
+/// window after it); the round is decided on the reveals alone. The commit marks the member word's
+/// voted bit, so "voted?" means "committed?"; the commitment slot is cleared on reveal.
 contract CollaborativeLearning is ICollaborativeLearning {
     uint256 private constant MAX_MEMBERS = 256;
     uint256 private constant BPS = 10_000;
@@ -51,7 +59,9 @@ contract CollaborativeLearning is ICollaborativeLearning {
 
     /// @dev The states `finalize` accepts, and those in which a round has a proposer.
     bytes32 private constant DECIDED = bytes32((1 << uint8(RoundState.ProposalExpired)) | (1 << uint8(RoundState.VotingClosed)));
-    bytes32 private constant OPENED = bytes32(uint256(0xff) & ~uint256(1 << uint8(RoundState.Unopened)));
+    bytes32 private constant OPENED = bytes32(
+        ((uint256(1) << (uint256(type(RoundState).max) + 1)) - 1) & ~uint256(1 << uint8(RoundState.Unopened))
+    );
 
     /// @dev How a finalized round ended; Undecided until then.
     enum Outcome {
@@ -69,6 +79,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
         uint8 proposerIndex;
         uint8 approvals;
         uint8 rejections;
+        uint8 commits;
         Outcome outcome;
         bool nextDrawn;
         uint8 nextProposerIndex;
@@ -83,6 +94,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
     uint256 private immutable _thresholdBps;
     uint256 private immutable _proposalWindow;
     uint256 private immutable _voteWindow;
+    uint256 private immutable _revealWindow;
     uint256 private immutable _maxRounds;
     bytes32 private immutable _specDigest;
     bytes32 private immutable _initialDigest;
@@ -93,6 +105,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
     mapping(address account => mapping(uint256 window => uint256 word)) private _memberWords;
     mapping(uint256 index => address) private _memberAt;
     mapping(address member => string) private _groupNameOf;
+    mapping(uint256 round => mapping(address voter => bytes32)) private _commitments;
 
     /// @param members_ the roster, 1..256 distinct nonzero addresses; its order is the roster index
     /// @param groupNames one research group's name per member, same order
@@ -102,6 +115,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
     /// @param specDigest_ sha256 of the model spec every member trains (the spec is `specCid`)
     /// @param initialDigest_ sha256 of the initial weights, the shared model of round 0
     /// @param maxRounds_ the experiment ends after this many rounds; 0 = unlimited
+    /// @param revealWindow_ seconds for reveals after the vote window; 0 = open votes (no commit-reveal)
     constructor(
         address[] memory members_,
         string[] memory groupNames,
@@ -112,7 +126,8 @@ contract CollaborativeLearning is ICollaborativeLearning {
         string memory specCid,
         bytes32 initialDigest_,
         string memory initialCid,
-        uint32 maxRounds_
+        uint32 maxRounds_,
+        uint32 revealWindow_
     ) {
         uint256 count = members_.length;
         if (count == 0 || count > MAX_MEMBERS) revert ExperimentMemberCountInvalid(count, MAX_MEMBERS);
@@ -128,12 +143,14 @@ contract CollaborativeLearning is ICollaborativeLearning {
         _proposalWindow = proposalWindow_;
         _voteWindow = voteWindow_;
         _maxRounds = maxRounds_;
+        _revealWindow = revealWindow_;
         _specDigest = specDigest_;
         _initialDigest = initialDigest_;
 
         emit ExperimentCreated(
             specDigest_, specCid, initialDigest_, initialCid, thresholdBps_, proposalWindow_, voteWindow_, maxRounds_
         );
+        if (revealWindow_ != 0) emit VotesSealed(revealWindow_);
         for (uint256 i = 0; i < count; ++i) {
             address member = members_[i];
             if (member == address(0)) revert ExperimentMemberZeroAddress(i);
@@ -172,24 +189,46 @@ contract CollaborativeLearning is ICollaborativeLearning {
 
     /// @inheritdoc ICollaborativeLearning
     function vote(uint256 round, bool approve, int64 voteScore, int64 testScore) external {
+        if (_revealWindow != 0) revert VoteSealedOnly(round);
         RoundData memory data = _rounds[round];
         _requireState(round, _stateOf(data), _bit(RoundState.Voting));
         _requireScore(round, voteScore);
         _requireScore(round, testScore);
         _recordBallot(round, msg.sender, data.proposerIndex);
         if (!data.nextDrawn) _drawNext(round, data);
+        _count(round, data, approve, voteScore, testScore, _memberCount - 1); // the last eligible vote decides
+    }
 
+    /// @inheritdoc ICollaborativeLearning
+    function commitVote(uint256 round, bytes32 commitment) external {
+        if (_revealWindow == 0) revert VoteOpenOnly(round);
+        RoundData memory data = _rounds[round];
+        _requireState(round, _stateOf(data), _bit(RoundState.Voting));
+        if (commitment == bytes32(0)) revert VoteCommitmentEmpty(round);
+        _recordBallot(round, msg.sender, data.proposerIndex);
+        if (!data.nextDrawn) _drawNext(round, data);
+        _commitments[round][msg.sender] = commitment;
         unchecked {
-            // at most 255 eligible voters, each counted once: neither tally overflows uint8
-            if (approve) ++data.approvals;
-            else ++data.rejections;
+            ++data.commits; // at most 255 eligible voters, each commits once
         }
-        emit VoteCast(round, msg.sender, approve, voteScore, testScore);
-        if (uint256(data.approvals) + data.rejections == _memberCount - 1) {
-            _finalize(round, data, RoundState.VotingClosed); // the last eligible vote decides
-        } else {
-            _rounds[round] = data;
-        }
+        _rounds[round] = data;
+        emit VoteCommitted(round, msg.sender, commitment);
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function revealVote(uint256 round, bool approve, int64 voteScore, int64 testScore, bytes32 salt) external {
+        if (_revealWindow == 0) revert VoteOpenOnly(round);
+        RoundData memory data = _rounds[round];
+        _requireState(round, _stateOf(data), _bit(RoundState.Revealing));
+        bytes32 committed = _commitments[round][msg.sender];
+        if (committed == bytes32(0)) revert RevealWithoutCommitment(round, msg.sender);
+        bytes32 revealed = _commitment(approve, voteScore, testScore, salt, msg.sender, round);
+        if (revealed != committed) revert RevealMismatch(round, msg.sender, committed, revealed);
+        _requireScore(round, voteScore);
+        _requireScore(round, testScore);
+        delete _commitments[round][msg.sender];
+        emit VoteRevealed(round, msg.sender, salt);
+        _count(round, data, approve, voteScore, testScore, data.commits); // the last reveal decides
     }
 
     /// @inheritdoc ICollaborativeLearning
@@ -201,6 +240,25 @@ contract CollaborativeLearning is ICollaborativeLearning {
     }
 
     // --------------------------------------------------------------------------------- views
+
+    /// @inheritdoc ICollaborativeLearning
+    function commitmentFor(bool approve, int64 voteScore, int64 testScore, bytes32 salt, address voter, uint256 round)
+        external
+        pure
+        returns (bytes32)
+    {
+        return _commitment(approve, voteScore, testScore, salt, voter, round);
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function commitmentOf(uint256 round, address voter) external view returns (bytes32) {
+        return _commitments[round][voter];
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function revealWindow() external view returns (uint256) {
+        return _revealWindow;
+    }
 
     /// @inheritdoc ICollaborativeLearning
     function currentRound() external view returns (uint256) {
@@ -239,7 +297,9 @@ contract CollaborativeLearning is ICollaborativeLearning {
     function deadlineOf(uint256 round) external view returns (uint256) {
         RoundData memory data = _rounds[round];
         if (data.openedAt == 0 || data.outcome != Outcome.Undecided) return 0;
-        return data.proposedAt == 0 ? data.openedAt + _proposalWindow : data.proposedAt + _voteWindow;
+        if (data.proposedAt == 0) return data.openedAt + _proposalWindow;
+        uint256 voteDeadline = data.proposedAt + _voteWindow;
+        return _stateOf(data) == RoundState.Voting ? voteDeadline : voteDeadline + _revealWindow;
     }
 
     /// @inheritdoc ICollaborativeLearning
@@ -344,7 +404,14 @@ contract CollaborativeLearning is ICollaborativeLearning {
         if (data.proposedAt == 0) {
             return block.timestamp <= data.openedAt + _proposalWindow ? RoundState.Proposing : RoundState.ProposalExpired;
         }
-        return block.timestamp <= data.proposedAt + _voteWindow ? RoundState.Voting : RoundState.VotingClosed;
+        uint256 voteDeadline = data.proposedAt + _voteWindow;
+        if (_revealWindow == 0) {
+            return block.timestamp <= voteDeadline ? RoundState.Voting : RoundState.VotingClosed;
+        }
+        // sealed votes: commits until the vote deadline or until every eligible member committed,
+        // then reveals until the reveal deadline
+        if (block.timestamp <= voteDeadline && data.commits < _memberCount - 1) return RoundState.Voting;
+        return block.timestamp <= voteDeadline + _revealWindow ? RoundState.Revealing : RoundState.VotingClosed;
     }
 
     /// @dev The one guard of every state change (after OpenZeppelin Governor's
@@ -381,6 +448,33 @@ contract CollaborativeLearning is ICollaborativeLearning {
     /// outweigh the others' in any statistic read from the events.
     function _requireScore(uint256 round, int64 score) private pure {
         if (score != NO_SCORE && (score < 0 || score > MAX_SCORE)) revert VoteScoreOutOfRange(round, score, MAX_SCORE);
+    }
+
+    /// @dev Counts a vote (cast, or revealed) in `round`'s tally and emits it; once `expected`
+    /// votes are in (every eligible member's, or every commitment's), finalizes the round.
+    function _count(uint256 round, RoundData memory data, bool approve, int64 voteScore, int64 testScore, uint256 expected)
+        private
+    {
+        unchecked {
+            // at most 255 eligible voters, each counted once: neither tally overflows uint8
+            if (approve) ++data.approvals;
+            else ++data.rejections;
+        }
+        emit VoteCast(round, msg.sender, approve, voteScore, testScore);
+        if (uint256(data.approvals) + data.rejections == expected) {
+            _finalize(round, data, RoundState.VotingClosed);
+        } else {
+            _rounds[round] = data;
+        }
+    }
+
+    /// @dev The commitment of a sealed vote (see `commitmentFor`).
+    function _commitment(bool approve, int64 voteScore, int64 testScore, bytes32 salt, address voter, uint256 round)
+        private
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(approve, voteScore, testScore, salt, voter, round));
     }
 
     /// @dev Ends `round`, decided in `state` (ProposalExpired or VotingClosed), and opens the next

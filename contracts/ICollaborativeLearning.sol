@@ -22,7 +22,9 @@ interface ICollaborativeLearning {
         VotingClosed, //    vote deadline passed with votes missing: finalize decides the round
         Accepted, //        finalized: the proposed weights are the shared model
         Rejected, //        finalized: too few approvals, the shared model is unchanged
-        Skipped //          finalized with no proposal, the shared model is unchanged
+        Skipped, //         finalized with no proposal, the shared model is unchanged
+        Revealing //        sealed votes only: commits closed (vote deadline passed, or every eligible
+        //                  member committed), reveals open until the reveal deadline
     }
 
     /// @notice Everything the audit needs about one round, in one call.
@@ -76,6 +78,17 @@ interface ICollaborativeLearning {
     error VoterIsProposer(uint256 round, address voter);
     /// @dev Each member votes once per round.
     error VoterAlreadyVoted(uint256 round, address voter);
+    /// @dev This experiment seals its votes (its reveal window is not 0): commit with `commitVote`,
+    /// then reveal with `revealVote`.
+    error VoteSealedOnly(uint256 round);
+    /// @dev This experiment's votes are open (its reveal window is 0): vote with `vote`.
+    error VoteOpenOnly(uint256 round);
+    /// @dev A commitment is a keccak256 hash, never zero (zero stands for "no commitment").
+    error VoteCommitmentEmpty(uint256 round);
+    /// @dev `voter` has no unrevealed commitment in `round`: it never committed, or it revealed already.
+    error RevealWithoutCommitment(uint256 round, address voter);
+    /// @dev The revealed vote, scores and salt hash to `revealed`, not to the `committed` hash.
+    error RevealMismatch(uint256 round, address voter, bytes32 committed, bytes32 revealed);
     /// @dev `account` is not on the roster.
     error MemberUnknown(address account);
     /// @dev Roster indices run from 0 to `count - 1`.
@@ -103,6 +116,15 @@ interface ICollaborativeLearning {
     /// @notice `voter` voted on the round's weights, with its scores (metric * 1e6) on its private
     /// vote set and test set.
     event VoteCast(uint256 indexed round, address indexed voter, bool approve, int64 voteScore, int64 testScore);
+    /// @notice The experiment seals its votes: each voter commits in the vote window and reveals
+    /// in the `revealWindow` seconds after it. Emitted once at deployment, only in that mode.
+    event VotesSealed(uint256 revealWindow);
+    /// @notice `voter` sealed its vote in `round` as `commitment` (see `commitmentFor`); the vote
+    /// counts only once revealed, as a `VoteCast`.
+    event VoteCommitted(uint256 indexed round, address indexed voter, bytes32 commitment);
+    /// @notice `voter` opened its commitment in `round` with `salt`: the `VoteCast` that follows
+    /// carries the vote, so an auditor can recompute the commitment from the two.
+    event VoteRevealed(uint256 indexed round, address indexed voter, bytes32 salt);
     /// @notice `round` ended as `outcome` (Accepted, Rejected or Skipped); `modelDigest` is the
     /// shared model after it.
     event RoundFinalized(
@@ -124,6 +146,20 @@ interface ICollaborativeLearning {
     /// @param testScore the metric on the voter's test set, times 1e6, same range
     function vote(uint256 round, bool approve, int64 voteScore, int64 testScore) external;
 
+    /// @notice Seal a vote on the weights proposed in `round`: members other than the proposer,
+    /// once each, while it is Voting, in an experiment with sealed votes. Nobody can read the vote
+    /// from the commitment, so nobody can copy it or vote knowing the tally. When every eligible
+    /// member has committed, the round moves on to Revealing at once. The first commit cast in a
+    /// block after the proposal's draws the next round's proposer (as the first vote does).
+    /// @param commitment `commitmentFor(approve, voteScore, testScore, salt, msg.sender, round)`
+    function commitVote(uint256 round, bytes32 commitment) external;
+
+    /// @notice Reveal the vote committed in `round`, while it is Revealing: it counts as if cast
+    /// now with `vote` (a `VoteCast` event). A commitment never revealed counts as no vote (a
+    /// missing vote, a no). The last reveal of the round's commitments finalizes it.
+    /// @param salt the 32 random bytes the commitment was made with
+    function revealVote(uint256 round, bool approve, int64 voteScore, int64 testScore, bytes32 salt) external;
+
     /// @notice Finalize a decided round: anyone, once it is ProposalExpired (the round is skipped)
     /// or VotingClosed. Opens the next round unless it was the last.
     /// @dev The acceptance rule, here and for the last vote: a round is accepted when
@@ -134,6 +170,21 @@ interface ICollaborativeLearning {
     function finalize(uint256 round) external;
 
     // --------------------------------------------------------------------------------- views
+
+    /// @notice The commitment of a sealed vote: keccak256(abi.encode(approve, voteScore,
+    /// testScore, salt, voter, round)), each argument a full 32-byte ABI word (bool, int64,
+    /// int64, bytes32, address, uint256). Binding the voter and the round means nobody can replay
+    /// another member's commitment as their own, nor one from an earlier round.
+    function commitmentFor(bool approve, int64 voteScore, int64 testScore, bytes32 salt, address voter, uint256 round)
+        external
+        pure
+        returns (bytes32);
+
+    /// @notice What `voter` committed in `round` and has not revealed yet; 0 if nothing.
+    function commitmentOf(uint256 round, address voter) external view returns (bytes32);
+
+    /// @notice Seconds for reveals after the vote window; 0 = votes are open (no commit-reveal).
+    function revealWindow() external view returns (uint256);
 
     /// @notice The round now open; once the last round is finalized, the one after it.
     function currentRound() external view returns (uint256);
@@ -148,7 +199,8 @@ interface ICollaborativeLearning {
     function roundInfo(uint256 round) external view returns (RoundInfo memory);
 
     /// @notice The last second of `round`'s running (or expired) phase: the proposal deadline
-    /// before a proposal, the vote deadline after; 0 for rounds Unopened or finalized.
+    /// before a proposal, the vote deadline after (with sealed votes: the commit deadline while
+    /// Voting, the reveal deadline after); 0 for rounds Unopened or finalized.
     function deadlineOf(uint256 round) external view returns (uint256);
 
     /// @notice The shared model: the digest of its weights and the round that set it (0 = initial).
@@ -158,7 +210,8 @@ interface ICollaborativeLearning {
     function isFinished() external view returns (bool);
 
     /// @notice What an agent reads before each step, in one call instead of five: the current
-    /// round, its state, its proposer (zero once finished), whether `account` voted in it, and
+    /// round, its state, its proposer (zero once finished), whether `account` voted (with sealed
+    /// votes: committed) in it, and
     /// whether the experiment is finished.
     function statusOf(address account)
         external

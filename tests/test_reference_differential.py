@@ -1,7 +1,8 @@
 """The contract and the reference model agree on every state, outcome and refusal.
 
-Hypothesis draws an experiment (1-4 members, threshold, windows, last round) and a sequence of
-actions (propose, vote, finalize by members, the proposer, or an outsider; time travel). Each
+Hypothesis draws an experiment (1-4 members, threshold, windows, last round, open or sealed votes)
+and a sequence of actions (propose, vote, commit, reveal (matching its commitment or not), finalize
+by members, the proposer, or an outsider; time travel). Each
 action runs on the contract (eth-tester) and then on the reference, at the same block time; both
 must succeed, or both refuse with the same custom error and data. After each step their views
 agree, and at the end the contract's event history equals the reference's.
@@ -28,6 +29,8 @@ action = st.one_of(
     st.tuples(
         st.just("vote"), actor, round_offset, st.booleans(), st.integers(-(2**63), 2**63 - 1)
     ),
+    st.tuples(st.just("commit"), actor, round_offset, st.booleans(), st.integers(-1, 2 * 10**8)),
+    st.tuples(st.just("reveal"), actor, round_offset, st.sampled_from(["same", "same", "same", "other"])),
     st.tuples(st.just("finalize"), actor, round_offset),
     st.tuples(st.just("travel"), st.sampled_from([1, 2, 3, 6])),
 )
@@ -38,6 +41,7 @@ experiment = st.fixed_dictionaries(
         "proposal_window": st.sampled_from([2, 5]),
         "vote_window": st.sampled_from([2, 5]),
         "max_rounds": st.sampled_from([0, 0, 2]),
+        "reveal_window": st.sampled_from([0, 3, 3]),
     }
 )
 
@@ -56,6 +60,8 @@ class Twins:
         )
         self.accounts = sandbox.members + sandbox.outsiders
         self.reader = reader
+        self.sealed: dict[tuple[str, int], tuple[bool, int, int, bytes]] = {}
+        """What each account committed in each round, to reveal it (or something else)."""
 
     def pair(self, who: Any) -> tuple[Ledger, Ledger]:
         if who == "proposer":
@@ -64,6 +70,9 @@ class Twins:
                 account = self.reader.proposer_of(round_)
             except ContractRevert:  # the experiment ended: no round is open
                 account = self.accounts[0]
+        elif isinstance(who, str):  # "voter0", "voter1": the members other than the round's proposer
+            proposer = self.reader.proposer_of(self.reader.current_round())
+            account = [m for m in self.sandbox.members if m != proposer][int(who.removeprefix("voter"))]
         else:
             account = self.accounts[min(who, len(self.accounts) - 1)]
         return self.sandbox.ledger(account), self.reference.as_member(account)
@@ -84,6 +93,15 @@ class Twins:
         elif kind == "vote":
             approve, score = act[3], act[4]
             self.both(lambda ledger: ledger.vote(round_, approve, score, -score // 2), contract, reference)
+        elif kind == "commit":
+            vote = (act[3], act[4], act[4] // 3, bytes([round_ % 250, act[4] % 256]) * 16)
+            self.sealed.setdefault((contract.account, round_), vote)  # the first is the one that counts
+            self.both(lambda ledger: ledger.commit_vote(round_, *vote), contract, reference)
+        elif kind == "reveal":
+            vote = self.sealed.get((contract.account, round_), (True, 1, 1, bytes(32)))
+            if act[3] == "other":
+                vote = (not vote[0], *vote[1:])
+            self.both(lambda ledger: ledger.reveal_vote(round_, *vote), contract, reference)
         else:
             self.both(lambda ledger: ledger.finalize(round_), contract, reference)
         self.now = self.sandbox.chain.now()
@@ -112,6 +130,7 @@ class Twins:
             ) == ref.deadline_of(round_)
             for account in self.sandbox.members:
                 assert self.reader.has_voted(round_, account) == ref.has_voted(round_, account)
+                assert self.reader.commitment_of(round_, account) == ref.commitment_of(round_, account)
 
 
 @pytest.mark.slow
@@ -129,6 +148,7 @@ def test_contract_and_reference_agree_step_by_step(terms: dict[str, int], action
         proposal_window=terms["proposal_window"],
         vote_window=terms["vote_window"],
         max_rounds=terms["max_rounds"],
+        reveal_window=terms["reveal_window"],
         start_time=START,
     )
     twins = Twins(sandbox)
@@ -159,3 +179,34 @@ def test_a_scripted_round_agrees_including_the_history() -> None:
     history = twins.reader.history()
     assert history == twins.reference.history()
     assert [r.state.name for r in history] == ["REJECTED", "SKIPPED", "PROPOSING"]
+
+
+def test_a_scripted_sealed_round_agrees_including_the_history() -> None:
+    """Sealed votes, step by step: each refusal of a commit or reveal, and the decision on reveals."""
+    sandbox = embedded_experiment(4, outsiders=1, proposal_window=5, vote_window=5, reveal_window=5,
+                                  start_time=START)
+    twins = Twins(sandbox)
+    script = [
+        ("propose", "proposer", 0, "ok"),
+        ("vote", "voter0", 0, True, 5),  # open vote in a sealed experiment: VoteSealedOnly
+        ("commit", "voter0", 0, True, 900_000),
+        ("commit", "voter0", 0, False, 1),  # a second commitment: VoterAlreadyVoted
+        ("commit", "proposer", 0, True, 1),  # VoterIsProposer
+        ("reveal", "voter0", 0, "same"),  # still Voting: refused
+        ("commit", "voter1", 0, False, 800_000),
+        ("travel", 6),  # voter2 never commits: the vote deadline passes, reveals open
+        ("commit", "voter2", 0, True, 1),  # too late to commit
+        ("reveal", "voter0", 0, "other"),  # RevealMismatch
+        ("reveal", "voter0", 0, "same"),
+        ("reveal", "voter0", 0, "same"),  # RevealWithoutCommitment: revealed already
+        ("travel", 6),
+        ("reveal", "voter1", 0, "same"),  # after the reveal window: refused
+        ("finalize", 4, 0),  # 1 approval of 3 eligible: rejected
+    ]
+    for act in script:
+        twins.step(act)
+        twins.assert_same_views()
+    history = twins.reader.history()
+    assert history == twins.reference.history()
+    assert [r.state.name for r in history] == ["REJECTED", "PROPOSING"]
+    assert [(v.approve, v.vote_score) for v in history[0].votes] == [(True, 900_000)]

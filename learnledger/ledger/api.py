@@ -60,10 +60,13 @@ class RoundState(IntEnum):
     """Finalized: too few approvals; the shared model is unchanged."""
     SKIPPED = 7
     """Finalized with no proposal; the shared model is unchanged."""
+    REVEALING = 8
+    """Sealed votes only: commits closed (the vote deadline passed, or every eligible member
+    committed); the voters reveal until the reveal deadline."""
 
     @property
     def is_final(self) -> bool:
-        return self >= RoundState.ACCEPTED
+        return self in (RoundState.ACCEPTED, RoundState.REJECTED, RoundState.SKIPPED)
 
     @property
     def can_finalize(self) -> bool:
@@ -133,7 +136,7 @@ class LedgerStatus:
     proposer: str | None
     """The current round's proposer; None while it is not opened (after the last round)."""
     voted: bool
-    """Whether the handle's account has voted in the current round."""
+    """Whether the handle's account has voted in the current round (sealed votes: committed)."""
     finished: bool
 
 
@@ -208,6 +211,24 @@ class Ledger(Protocol):
     def propose(self, round: int, digest: bytes, cid: str) -> None: ...
 
     def vote(self, round: int, approve: bool, vote_score: int, test_score: int) -> None: ...
+
+    def reveal_window(self) -> int:
+        """Seconds for reveals after the vote window; 0 = open votes (``vote``), else sealed
+        votes (``commit_vote`` while VOTING, then ``reveal_vote`` while REVEALING)."""
+        ...
+
+    def commit_vote(self, round: int, approve: bool, vote_score: int, test_score: int, salt: bytes) -> None:
+        """Seal a vote: send ``ledger.sealed.vote_commitment`` of it, made with the 32-byte ``salt``
+        (keep the salt: without it the vote cannot be revealed, and counts as none)."""
+        ...
+
+    def reveal_vote(self, round: int, approve: bool, vote_score: int, test_score: int, salt: bytes) -> None:
+        """Open the vote committed in ``round``: the same vote, scores and salt."""
+        ...
+
+    def commitment_of(self, round: int, voter: str) -> bytes:
+        """What ``voter`` committed in ``round`` and has not revealed yet; 32 zero bytes if nothing."""
+        ...
 
     def finalize(self, round: int) -> None: ...
 

@@ -22,6 +22,7 @@ from learnledger.ledger.errors import RevertDecoder
 from learnledger.ledger.guard import check_contract
 from learnledger.ledger.history import EventReader, RoundEventLog, fold_history
 from learnledger.ledger.params import Deployment
+from learnledger.ledger.sealed import vote_commitment
 from learnledger.ledger.transact import Transactor
 
 VIEW_BLOCK = "pending"
@@ -67,6 +68,7 @@ class ContractLedger:
                                            rescan_blocks=0 if embedded else RoundEventLog.RESCAN_BLOCKS)
         self._clock = clock or (lambda: chain_clock(w3))
         self._members: tuple[Member, ...] | None = None
+        self._reveal_window: int | None = None
 
     # ------------------------------------------------------------------------------- reading
 
@@ -138,6 +140,15 @@ class ContractLedger:
     def has_voted(self, round: int, voter: str) -> bool:
         return bool(self._view("hasVoted", round, Web3.to_checksum_address(voter)))
 
+    def reveal_window(self) -> int:
+        """The contract's reveal window (a term fixed at deployment: read once)."""
+        if self._reveal_window is None:
+            self._reveal_window = int(self._view("revealWindow"))
+        return self._reveal_window
+
+    def commitment_of(self, round: int, voter: str) -> bytes:
+        return bytes(self._view("commitmentOf", round, Web3.to_checksum_address(voter)))
+
     def seconds_until_deadline(self, round: int) -> float | None:
         deadline = int(self._view("deadlineOf", round))
         return None if deadline == 0 else deadline - self._clock()
@@ -179,6 +190,12 @@ class ContractLedger:
 
     def vote(self, round: int, approve: bool, vote_score: int, test_score: int) -> None:
         self._send("vote", round, approve, vote_score, test_score)
+
+    def commit_vote(self, round: int, approve: bool, vote_score: int, test_score: int, salt: bytes) -> None:
+        self._send("commitVote", round, vote_commitment(approve, vote_score, test_score, salt, self.account, round))
+
+    def reveal_vote(self, round: int, approve: bool, vote_score: int, test_score: int, salt: bytes) -> None:
+        self._send("revealVote", round, approve, vote_score, test_score, salt)
 
     def finalize(self, round: int) -> None:
         self._send("finalize", round)

@@ -26,6 +26,8 @@ class ExperimentParams:
         proposal_window: seconds the proposer has from the round's opening. Default 3600.
         vote_window: seconds the voters have from the proposal. Default 3600.
         max_rounds: the experiment ends after this many rounds; 0 = unlimited. Default 0.
+        reveal_window: seconds for reveals after the vote window; 0 = open votes, anything more
+            seals the votes (commit, then reveal). Default 0.
     """
 
     members: tuple[str, ...]
@@ -38,6 +40,7 @@ class ExperimentParams:
     proposal_window: int = 3600
     vote_window: int = 3600
     max_rounds: int = 0
+    reveal_window: int = 0
 
     def __post_init__(self) -> None:
         # Tuples even when given lists, so the params stay hashable and comparable.
@@ -62,6 +65,7 @@ class ExperimentParams:
             self.initial_digest,
             self.initial_cid,
             self.max_rounds,
+            self.reveal_window,
         )
 
     def to_dict(self) -> dict[str, Any]:

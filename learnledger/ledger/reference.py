@@ -32,6 +32,7 @@ from learnledger.ledger.api import (
 )
 from learnledger.ledger.errors import hint_for, state_bitmap
 from learnledger.ledger.params import MAX_MEMBERS, ExperimentParams
+from learnledger.ledger.sealed import NO_COMMITMENT, vote_commitment
 
 BPS = 10_000
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -60,6 +61,10 @@ class _Round:
     proposal: Proposal | None = None
     votes: list[Vote] = field(default_factory=list)
     voters: set[str] = field(default_factory=set)
+    """Who voted (sealed votes: who committed)."""
+    commits: int = 0
+    sealed: dict[str, bytes] = field(default_factory=dict)
+    """Sealed votes: each voter's commitment, until revealed."""
     model_digest: bytes = b""
 
 
@@ -145,8 +150,12 @@ class ReferenceLedger:
         if data.proposed_at == 0:
             open_ = now <= data.opened_at + self.params.proposal_window
             return RoundState.PROPOSING if open_ else RoundState.PROPOSAL_EXPIRED
-        open_ = now <= data.proposed_at + self.params.vote_window
-        return RoundState.VOTING if open_ else RoundState.VOTING_CLOSED
+        vote_deadline = data.proposed_at + self.params.vote_window
+        if self.params.reveal_window == 0:
+            return RoundState.VOTING if now <= vote_deadline else RoundState.VOTING_CLOSED
+        if now <= vote_deadline and data.commits < self._eligible(round):
+            return RoundState.VOTING
+        return RoundState.REVEALING if now <= vote_deadline + self.params.reveal_window else RoundState.VOTING_CLOSED
 
     def _require_state(self, round: int, allowed: bytes) -> RoundState:
         current = self.state(round)
@@ -172,10 +181,49 @@ class ReferenceLedger:
             self._finalize(round, RoundState.VOTING_CLOSED)  # no eligible voter: every vote is in
 
     def vote(self, caller: str, round: int, approve: bool, vote_score: int, test_score: int) -> None:
+        if self.params.reveal_window != 0:
+            raise _refuse("VoteSealedOnly", round)
         self._require_state(round, state_bitmap(RoundState.VOTING))
-        for score in (vote_score, test_score):
+        self._require_scores(round, vote_score, test_score)
+        self._record_ballot(caller, round)
+        self._count(caller, round, approve, vote_score, test_score, self._eligible(round))  # the last vote decides
+
+    def commit_vote(self, caller: str, round: int, commitment: bytes) -> None:
+        """The contract's ``commitVote``: seal ``caller``'s vote in ``round`` as ``commitment``."""
+        if self.params.reveal_window == 0:
+            raise _refuse("VoteOpenOnly", round)
+        self._require_state(round, state_bitmap(RoundState.VOTING))
+        if bytes(commitment) == NO_COMMITMENT:
+            raise _refuse("VoteCommitmentEmpty", round)
+        self._record_ballot(caller, round)
+        data = self._rounds[round]
+        data.sealed[caller] = bytes(commitment)
+        data.commits += 1
+
+    def reveal_vote(self, caller: str, round: int, approve: bool, vote_score: int, test_score: int,
+                    salt: bytes) -> None:
+        """The contract's ``revealVote``: open ``caller``'s commitment; the vote counts from now."""
+        if self.params.reveal_window == 0:
+            raise _refuse("VoteOpenOnly", round)
+        self._require_state(round, state_bitmap(RoundState.REVEALING))
+        data = self._rounds[round]
+        committed = data.sealed.get(caller)
+        if committed is None:
+            raise _refuse("RevealWithoutCommitment", round, caller)
+        revealed = vote_commitment(approve, vote_score, test_score, salt, caller, round)
+        if revealed != committed:
+            raise _refuse("RevealMismatch", round, caller, committed, revealed)
+        self._require_scores(round, vote_score, test_score)
+        del data.sealed[caller]
+        self._count(caller, round, approve, vote_score, test_score, data.commits)  # the last reveal decides
+
+    def _require_scores(self, round: int, *scores: int) -> None:
+        for score in scores:
             if score != NO_SCORE and not 0 <= score <= MAX_SCORE:
                 raise _refuse("VoteScoreOutOfRange", round, score, MAX_SCORE)
+
+    def _record_ballot(self, caller: str, round: int) -> None:
+        """Marks ``caller``'s ballot (vote or commitment), refusing non-members, the proposer and a second one."""
         data = self._rounds[round]
         if caller not in self._index:
             raise _refuse("VoterNotMember", round, caller)
@@ -184,13 +232,17 @@ class ReferenceLedger:
         if caller in data.voters:
             raise _refuse("VoterAlreadyVoted", round, caller)
         data.voters.add(caller)
+
+    def _count(self, caller: str, round: int, approve: bool, vote_score: int, test_score: int, expected: int) -> None:
+        """Counts a vote (cast or revealed); once ``expected`` votes are in, finalizes the round."""
+        data = self._rounds[round]
         data.votes.append(Vote(round, caller, bool(approve), int(vote_score), int(test_score)))
         if approve:
             data.approvals += 1
         else:
             data.rejections += 1
-        if data.approvals + data.rejections == self._eligible(round):
-            self._finalize(round, RoundState.VOTING_CLOSED)  # the last eligible vote decides
+        if data.approvals + data.rejections == expected:
+            self._finalize(round, RoundState.VOTING_CLOSED)
 
     def finalize(self, round: int) -> None:
         state = self._require_state(round, DECIDED)
@@ -271,7 +323,13 @@ class ReferenceLedger:
             return 0
         if data.proposed_at == 0:
             return data.opened_at + self.params.proposal_window
-        return data.proposed_at + self.params.vote_window
+        vote_deadline = data.proposed_at + self.params.vote_window
+        return vote_deadline if self.state(round) is RoundState.VOTING else vote_deadline + self.params.reveal_window
+
+    def commitment_of(self, round: int, voter: str) -> bytes:
+        """The contract's ``commitmentOf``."""
+        data = self._rounds.get(round)
+        return data.sealed.get(to_checksum_address(voter), NO_COMMITMENT) if data else NO_COMMITMENT
 
     def seconds_until_deadline(self, round: int) -> float | None:
         deadline = self.deadline_of(round)
@@ -345,6 +403,19 @@ class _Handle:
 
     def vote(self, round: int, approve: bool, vote_score: int, test_score: int) -> None:
         self._ledger.vote(self._account, round, approve, vote_score, test_score)
+
+    def reveal_window(self) -> int:
+        return self._ledger.params.reveal_window
+
+    def commit_vote(self, round: int, approve: bool, vote_score: int, test_score: int, salt: bytes) -> None:
+        commitment = vote_commitment(approve, vote_score, test_score, salt, self._account, round)
+        self._ledger.commit_vote(self._account, round, commitment)
+
+    def reveal_vote(self, round: int, approve: bool, vote_score: int, test_score: int, salt: bytes) -> None:
+        self._ledger.reveal_vote(self._account, round, approve, vote_score, test_score, salt)
+
+    def commitment_of(self, round: int, voter: str) -> bytes:
+        return self._ledger.commitment_of(round, voter)
 
     def finalize(self, round: int) -> None:
         self._ledger.finalize(round)

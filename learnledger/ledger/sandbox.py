@@ -39,6 +39,7 @@ def embedded_experiment(
     proposal_window: int = 3600,
     vote_window: int = 3600,
     max_rounds: int = 0,
+    reveal_window: int = 0,
     start_time: int | None = None,
 ) -> Sandbox:
     """Deploy an experiment of ``members`` funded accounts (group names g0, g1, ...) on a fresh
@@ -59,6 +60,7 @@ def embedded_experiment(
         proposal_window=proposal_window,
         vote_window=vote_window,
         max_rounds=max_rounds,
+        reveal_window=reveal_window,
     )
     deployment = deploy(chain.w3, chain.accounts[0][1], params)
     ledgers = {address: ContractLedger(chain.w3, deployment, key) for address, key in chain.accounts}
