@@ -3,7 +3,10 @@
 The agent is *level-triggered*: each ``step()`` looks at the ledger as it is now and does the one
 thing the rules ask of this member, if any (propose, vote, finalize). It keeps no state that the chain
 and the store do not also hold; its caches (the shared model's bytes, scores already computed) are
-rebuilt on demand, so an agent killed at any moment and started again simply catches up.
+rebuilt on demand, so an agent killed at any moment and started again simply catches up. The one
+exception is a sealed vote (an experiment with a reveal window): its salt is secret until the
+reveal, so it is kept in a file (``ballots.BallotBox``) before the commitment is sent, and a
+restarted agent reveals from that file.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+from learnledger.agents.ballots import BallotBox, SealedBallot, new_salt
 from learnledger.ledger.api import (
     NO_SCORE,
     ContractRevert,
@@ -58,6 +62,8 @@ class Action(str, Enum):
 
     PROPOSED = "proposed"
     VOTED = "voted"
+    COMMITTED = "committed"
+    REVEALED = "revealed"
     FINALIZED = "finalized"
     WAITING = "waiting"
     FINISHED = "finished"
@@ -123,6 +129,8 @@ class Agent:
         initial_cid: the CID of the initial weights (emitted at deployment); round 0's model.
         on_round_log: called with this agent's ``RoundLog`` whenever its part in a round is done.
         pins: what to keep pinned on this agent's store (None: only what ``put`` pins).
+        ballots: where this agent keeps its sealed votes until it reveals them; needed only in an
+            experiment with sealed votes (None: it refuses to commit, saying so).
     """
 
     def __init__(
@@ -133,6 +141,7 @@ class Agent:
         initial_cid: str,
         on_round_log: Callable[[RoundLog], None] | None = None,
         pins: PinPolicy | None = None,
+        ballots: BallotBox | None = None,
     ) -> None:
         self.learner = learner
         self.ledger = ledger
@@ -143,6 +152,9 @@ class Agent:
         self._scores: dict[bytes, Scores] = {}
         self._logged: set[int] = set()
         self.pins = pins
+        self.ballots = ballots
+        self._unrevealable: set[int] = set()
+        """Rounds whose commitment this agent cannot reveal (no file kept): warned once."""
         self._initial_pinned = False
         self._tended = 0
         """Rounds up to this one are decided and their accepted model pinned (with ``pins``)."""
@@ -172,6 +184,8 @@ class Agent:
             return self._propose(status.round)
         if status.state is RoundState.VOTING and not mine and not status.voted:
             return self._vote(status.round)
+        if status.state is RoundState.REVEALING and not mine and status.voted:
+            return self._reveal(status.round)
         return Action.WAITING
 
     # ------------------------------------------------------------------ the three actions
@@ -193,6 +207,11 @@ class Agent:
         return Action.PROPOSED
 
     def _vote(self, round: int) -> Action:
+        sealed = self.ledger.reveal_window() != 0
+        if sealed:
+            kept = self._ballots().load(round)
+            if kept is not None:  # kept, then stopped before the commitment was sent (or mined)
+                return self._commit(kept)
         watch = Stopwatch()
         proposal = self.ledger.proposal(round)
         if proposal is None:  # the event is not visible yet on this node; try next step
@@ -206,7 +225,10 @@ class Agent:
         vote_score = _chain_score(candidate.vote) if candidate else NO_SCORE
         test_score = _chain_score(candidate.test) if candidate else NO_SCORE
         with watch.time("chain"):
-            self.ledger.vote(round, approve, vote_score, test_score)
+            if sealed:
+                self._commit(SealedBallot(round, approve, vote_score, test_score, new_salt()), fresh=True)
+            else:
+                self.ledger.vote(round, approve, vote_score, test_score)
         if reason:
             log.warning("%s votes no on round %d: %s", self.group, round, reason)
         self._emit(RoundLog(
@@ -215,7 +237,36 @@ class Agent:
             test_score=candidate.test if candidate else None,
             current_vote_score=current.vote, reason=reason, timings=watch.spans,
         ))
-        return Action.VOTED
+        return Action.COMMITTED if sealed else Action.VOTED
+
+    def _commit(self, ballot: SealedBallot, fresh: bool = False) -> Action:
+        """Seal ``ballot``: kept on disk first (a ``fresh`` one), then its commitment sent."""
+        if fresh:
+            path = self._ballots().keep(ballot)
+            log.info("%s keeps its sealed vote of round %d in %s", self.group, ballot.round, path)
+        self.ledger.commit_vote(ballot.round, ballot.approve, ballot.vote_score, ballot.test_score, ballot.salt)
+        log.info("%s committed its sealed vote in round %d", self.group, ballot.round)
+        return Action.COMMITTED
+
+    def _reveal(self, round: int) -> Action:
+        """Open this agent's commitment of ``round`` from its kept ballot, once."""
+        if round in self._unrevealable or self.ledger.commitment_of(round, self.ledger.account) == bytes(32):
+            return Action.WAITING  # revealed already (or nothing to reveal)
+        ballot = self._ballots().load(round)
+        if ballot is None:
+            self._unrevealable.add(round)
+            log.warning("%s committed in round %d but kept no sealed vote in %s: its vote cannot be "
+                        "revealed and counts as none", self.group, round, self._ballots().path(round))
+            return Action.WAITING
+        self.ledger.reveal_vote(round, ballot.approve, ballot.vote_score, ballot.test_score, ballot.salt)
+        log.info("%s revealed its vote in round %d (%s)", self.group, round, "yes" if ballot.approve else "no")
+        return Action.REVEALED
+
+    def _ballots(self) -> BallotBox:
+        if self.ballots is None:
+            raise LedgerError("this experiment seals its votes, and an agent given no folder for its sealed "
+                              "votes could not reveal them: pass ballots=BallotBox(folder, account)")
+        return self.ballots
 
     def _finalize(self, round: int, state: RoundState) -> Action:
         try:

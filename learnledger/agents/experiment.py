@@ -3,7 +3,7 @@
 ::
 
     [experiment]             # name, rounds, seed, threshold_bps, proposal_window, vote_window,
-    name = "mnist"           # keras_backend (optional)
+    name = "mnist"           # reveal_window (0: open votes), keras_backend (optional)
     rounds = 20
     [data]                   # read by learnledger.data.config.DataConfig
     source = "mnist"
@@ -73,7 +73,9 @@ class Experiment:
         seed: seed of the data shares and, unless ``[model] seed`` says otherwise, of the model.
         threshold_bps: approvals needed, in basis points of the voters (5000: a majority).
         proposal_window: seconds the proposer has to propose.
-        vote_window: seconds the voters have to vote.
+        vote_window: seconds the voters have to vote (with sealed votes: to commit).
+        reveal_window: seconds the voters have to reveal after the vote window; 0 (the default)
+            means open votes, anything more seals them (commit, then reveal).
         keras_backend: "tensorflow", "jax", "torch", or None (KERAS_BACKEND or TensorFlow).
         data: where the data comes from and how it is shared (``learnledger.data.config``).
         spec: the shared model and how it is trained.
@@ -92,6 +94,7 @@ class Experiment:
     spec: ModelSpec
     learners: tuple[LearnerSpec, ...]
     path: Path | None = None
+    reveal_window: int = 0
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -125,7 +128,8 @@ class Experiment:
         where.only(document, "", {"experiment", "data", "model", "training", "learners"})
         head = where.table(document, "experiment", required=True)
         where.only(head, "[experiment]", {"name", "rounds", "seed", "threshold_bps",
-                                          "proposal_window", "vote_window", "keras_backend"})
+                                          "proposal_window", "vote_window", "reveal_window",
+                                          "keras_backend"})
         name = where.string(head, "[experiment]", "name", pattern=_NAME,
                             hint="letters, digits, '.', '_' or '-' (it names the run folder)")
         seed = where.integer(head, "[experiment]", "seed", default=0, minimum=0, maximum=2**32 - 1)
@@ -143,6 +147,8 @@ class Experiment:
                                         minimum=1, maximum=MAX_THRESHOLD_BPS),
             proposal_window=where.integer(head, "[experiment]", "proposal_window", default=3600, minimum=1),
             vote_window=where.integer(head, "[experiment]", "vote_window", default=3600, minimum=1),
+            reveal_window=where.integer(head, "[experiment]", "reveal_window", default=0, minimum=0,
+                                        maximum=2**32 - 1),
             keras_backend=backend,
             data=_data(where, document),
             spec=_spec(where, document, seed),

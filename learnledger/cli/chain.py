@@ -151,6 +151,8 @@ def deploy_command(
                                       "points of the eligible voters (5000 = half)."),
     proposal_window: int = typer.Option(3600, "--proposal-window", help="Seconds to propose."),
     vote_window: int = typer.Option(3600, "--vote-window", help="Seconds to vote."),
+    reveal_window: int = typer.Option(0, "--reveal-window", help="Seconds to reveal sealed votes after "
+                                      "the vote window; 0 = open votes (no commit-reveal)."),
     max_rounds: int = typer.Option(0, "--max-rounds", help="Rounds before the experiment ends (0 = unlimited)."),
     spec_digest: Optional[str] = typer.Option(None, "--spec-digest", help="Without --experiment: sha256 "
                                               "(hex) of the model spec."),
@@ -188,6 +190,7 @@ def deploy_command(
     checks.within("--threshold-bps", threshold_bps, 1, 10_000)
     checks.uint32("--proposal-window", proposal_window, minimum=1)
     checks.uint32("--vote-window", vote_window, minimum=1)
+    checks.uint32("--reveal-window", reveal_window)
     checks.uint32("--max-rounds", max_rounds)
     checks.writable_file("--out", out)
     checks.existing_file("--experiment", experiment)
@@ -228,6 +231,7 @@ def deploy_command(
             proposal_window=proposal_window,
             vote_window=vote_window,
             max_rounds=max_rounds,
+            reveal_window=reveal_window,
         )
     w3 = connect_or_exit(rpc)
     try:

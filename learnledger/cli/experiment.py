@@ -175,6 +175,10 @@ def agent(
     log: Annotated[Optional[Path], typer.Option(help="Append one JSON line per round here (its folder is "
                                                      "created).")] = None,
     poll: Annotated[float, typer.Option(help="Seconds between looks at the chain while waiting.")] = 0.5,
+    ballots: Annotated[Optional[Path], typer.Option(
+        help="With sealed votes: the folder where the agent keeps each vote and its salt (owner-only) "
+             "until it reveals it; a restarted agent reveals from there. Default: "
+             "sealed-votes/GROUP beside the deployment record.")] = None,
     retry_limit: Annotated[float, typer.Option(
         help="Longest pause, in seconds, between attempts while the chain or the store is unreachable.")] = 30.0,
     keep_rejected: Annotated[int, typer.Option(
@@ -215,7 +219,7 @@ def agent(
         try:
             config = MemberConfig(deployment=deployment, group=group, key=secret,
                                   rpc_url=rpc, ipfs_url=ipfs, store_dir=store, experiment=experiment,
-                                  data=data, log_file=log, poll_s=poll,
+                                  data=data, log_file=log, poll_s=poll, ballots=ballots,
                                   pins=PinPolicy(keep_rejected) if ipfs is not None else None)
             try:
                 member, learner = build_member(config)

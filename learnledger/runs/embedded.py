@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learnledger.agents.agent import Agent
+from learnledger.agents.ballots import SEALED_VOTES_FOLDER, BallotBox
 from learnledger.agents.experiment import Experiment
 from learnledger.agents.learner import Learner, initial_weights
 from learnledger.data.experiment_data import load_learner_data
@@ -133,7 +134,8 @@ def _run_agents(
     folder.write_text("deployment.json", network.deployment_json)
     groups = {handle.account.lower(): spec.group for handle, spec in zip(network.handles, experiment.learners)}
     agents = [
-        Agent(learner, handle, store, initial_cid, on_round_log=folder.agent_logger(learner.group))
+        Agent(learner, handle, store, initial_cid, on_round_log=folder.agent_logger(learner.group),
+              ballots=BallotBox(folder.path / SEALED_VOTES_FOLDER, handle.account))
         for learner, handle in zip(learners, network.handles)
     ]
     rows: list[dict[str, object]] = []
@@ -161,6 +163,7 @@ def experiment_params(
         threshold_bps=experiment.threshold_bps,
         proposal_window=experiment.proposal_window,
         vote_window=experiment.vote_window,
+        reveal_window=experiment.reveal_window,
         spec_digest=experiment.spec.digest(),
         spec_cid=spec_cid,
         initial_digest=hashlib.sha256(initial).digest(),

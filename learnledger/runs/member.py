@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learnledger.agents.agent import Action, Agent, PinPolicy, RoundLog
+from learnledger.agents.ballots import SEALED_VOTES_FOLDER, BallotBox
 from learnledger.ledger.api import AccountUnfunded, LedgerError
 from learnledger.store.api import StoreError, WeightStore
 from learnledger.runs.outputs import append_line
@@ -53,6 +54,12 @@ class MemberConfig:
     poll_s: float = 0.5
     pins: PinPolicy | None = None
     """What the agent keeps pinned on its store (a lab's own IPFS node); None: only its proposals."""
+    ballots: Path | None = None
+    """Where the agent keeps its sealed votes until it reveals them (experiments with a reveal
+    window); None: ``sealed-votes/<group>`` beside the deployment record."""
+
+    def ballot_folder(self) -> Path:
+        return self.ballots or self.deployment.parent / SEALED_VOTES_FOLDER / self.group
 
 
 def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
@@ -95,7 +102,8 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
 
     learner = Learner(config.group, data, spec)
     agent = Agent(learner, ledger, store, params.initial_cid,
-                  on_round_log=_round_logger(config.log_file), pins=config.pins)
+                  on_round_log=_round_logger(config.log_file), pins=config.pins,
+                  ballots=BallotBox(config.ballot_folder(), ledger.account))
     return agent, learner
 
 
