@@ -4,7 +4,9 @@ For each roster size it deploys an experiment and plays full rounds (propose, ev
 vote finalizing and opening the next round), then one round decided by its deadline (finalize)
 and one skipped round (finalize with no proposal). Each figure is the median over its samples.
 Then, on 3 members, the extra gas of a member's first vote in a new 247-round word of its ballot
-bits. Prints a table, the goals of issue 2 as ratios (figure / goal), and the vote's spread across
+bits. Then the same full rounds with sealed votes (a reveal window: every voter commits, then
+reveals; the last reveal finalizes), and each voter's gas for commit + reveal against its one open
+vote, measured in the same run. Prints a table, the goals of issue 2 as ratios (figure / goal), and the vote's spread across
 roster sizes; writes the table into docs/gas.md (the committed gas snapshot, between its
 ``snapshot`` markers; the rest of that page is prose).
 
@@ -66,6 +68,50 @@ def measure(size: int) -> dict[str, float]:
     reader.finalize(round_)
     figures["finalize (skip)"] = reader.last_gas_used
     return figures
+
+
+def measure_sealed(size: int) -> dict[str, float]:
+    """Full rounds with sealed votes: propose, every voter commits, every voter reveals."""
+    exp = embedded_experiment(size, outsiders=1, proposal_window=WINDOW, vote_window=WINDOW,
+                              reveal_window=WINDOW, start_time=START)
+    reader = exp.ledger(exp.outsiders[0])
+    samples: dict[str, list[int]] = {"first commit": [], "commit": [], "reveal": [], "last reveal": [],
+                                     "round": []}
+    for round_ in range(1, rounds_for(size) + 1):
+        proposer = exp.ledger(reader.proposer_of(round_))
+        proposer.propose(round_, bytes([round_]) * 32, CID_59)
+        spent = [proposer.last_gas_used]
+        voters = [exp.ledger(m) for m in exp.members if m != proposer.account]
+        ballots = [(i % 3 != 2, 973_400 + i, 960_000 + i, bytes([i % 256, round_ % 256]) * 16)
+                   for i in range(len(voters))]
+        for i, (voter, ballot) in enumerate(zip(voters, ballots)):
+            voter.commit_vote(round_, *ballot)
+            spent.append(voter.last_gas_used)
+            samples["first commit" if i == 0 else "commit"].append(voter.last_gas_used)
+        for i, (voter, ballot) in enumerate(zip(voters, ballots)):
+            voter.reveal_vote(round_, *ballot)
+            spent.append(voter.last_gas_used)
+            samples["last reveal" if i == len(voters) - 1 else "reveal"].append(voter.last_gas_used)
+        samples["round"].append(sum(spent))
+    return {name: float(statistics.median(values)) for name, values in samples.items() if values}
+
+
+SEALED_COLUMNS = ["first commit", "commit", "reveal", "last reveal", "round"]
+
+
+def sealed_table(open_: dict[int, dict[str, float]], sealed: dict[int, dict[str, float]]) -> str:
+    """Sealed rounds, and a voter's commit + reveal against its open vote (same roster size)."""
+    head = SEALED_COLUMNS + ["voter, sealed", "voter, open", "sealed / open", "round sealed / open"]
+    lines = ["| members | " + " | ".join(head) + " |", "|---:|" + "---:|" * len(head)]
+    for size, figures in sealed.items():
+        commit = figures.get("commit", figures["first commit"])
+        reveal = figures.get("reveal", figures["last reveal"])
+        voter_open = open_[size].get("vote", open_[size]["first vote"])
+        cells = [f"{figures[c]:,.0f}" if c in figures else "n/a" for c in SEALED_COLUMNS]
+        cells += [f"{commit + reveal:,.0f}", f"{voter_open:,.0f}", f"{(commit + reveal) / voter_open:.2f}x",
+                  f"{figures['round'] / open_[size]['round']:.2f}x"]
+        lines.append(f"| {size} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 COLUMNS = ["propose", "first vote", "vote", "last vote", "finalize", "finalize (skip)", "round"]
@@ -130,6 +176,13 @@ def main() -> int:
         print(f"  5-member round {results[5]['round']:,.0f} / {GOALS['round5']:,} = {results[5]['round'] / GOALS['round5']:.3f}")
     spread = max(votes) / min(votes) - 1
     print(f"  vote spread across sizes and positions {spread:.2%} (goal: within 5%)")
+    sealed: dict[int, dict[str, float]] = {}
+    for size in sizes:
+        sealed[size] = measure_sealed(size)
+        print(f"measured {size} members with sealed votes", file=sys.stderr, flush=True)
+    rendered_sealed = sealed_table(results, sealed)
+    print(rendered_sealed)
+    print()
     first, same_word = fresh_word_extra()
     word_line = (f"A member's first vote in a new {WORD_ROUNDS}-round word of its ballot bits (rounds 247, 494, ...) "
                  f"costs {first:,} gas against {same_word:,} for its next one: +{first - same_word:,}.")
@@ -147,7 +200,13 @@ def main() -> int:
             f"Compiler: solc {SOLC_VERSION}, optimizer runs {OPTIMIZER_RUNS}, viaIR {VIA_IR}, "
             f"evmVersion {EVM_VERSION}.\n\n"
             + rendered
-            + "\n\n" + word_line + "\n"
+            + "\n\n" + word_line + "\n\n"
+            "Sealed votes (a reveal window; the same rounds, measured in the same run): `first commit` "
+            "is a round's first commitment (it draws the next round's proposer), `commit` an ordinary "
+            "one, `reveal` an ordinary reveal, `last reveal` the one that finalizes the round and opens "
+            "the next, `round` a whole round (propose + every commit + every reveal). `voter, sealed` "
+            "is an ordinary voter's commit + reveal, `voter, open` its one open `vote` above.\n\n"
+            + rendered_sealed + "\n"
         )
         text = SNAPSHOT.read_text() if SNAPSHOT.exists() else "# Gas snapshot\n\n" + "\n".join(MARKERS) + "\n"
         if MARKERS[0] not in text or MARKERS[1] not in text:
