@@ -37,15 +37,16 @@ class Played:
     cids: dict[int, str]
 
 
-def play(tmp_path: Path) -> Played:
-    """Four rounds on three members: accepted, rejected, skipped (deadline passed), accepted."""
+def play(tmp_path: Path, reveal_window: int = 0) -> Played:
+    """Four rounds on three members: accepted, rejected, skipped (deadline passed), accepted; with a
+    ``reveal_window``, every vote is sealed, then revealed."""
     store = LocalStore(tmp_path / "store")
     chain = EmbeddedChain(accounts=4)
     members = tuple(address for address, _ in chain.accounts[:3])
     spec, initial = b'{"architecture": "mlp"}', weights(0)
     params = ExperimentParams(members, ("cern", "fnal", "desy"), hashlib.sha256(spec).digest(), store.put(spec),
                               hashlib.sha256(initial).digest(), store.put(initial), proposal_window=60,
-                              vote_window=60, max_rounds=4)
+                              vote_window=60, max_rounds=4, reveal_window=reveal_window)
     deployment = deploy(chain.w3, chain.accounts[0][1], params)
     ledgers = {address: ContractLedger(chain.w3, deployment, key) for address, key in chain.accounts}
     sandbox = Sandbox(chain, deployment, ledgers, list(members), [chain.accounts[3][0]])
@@ -60,9 +61,18 @@ def play(tmp_path: Path) -> Played:
         data = weights(round_)
         cids[round_] = store.put(data)
         sandbox.ledger(proposer).propose(round_, hashlib.sha256(data).digest(), cids[round_])
-        for i, member in enumerate(m for m in sandbox.members if m != proposer):
-            sandbox.ledger(member).vote(round_, approve, to_score(0.5 + round_ / 10 + i / 100),
-                                        to_score(0.4 + round_ / 10 + i / 100))
+        voters = [m for m in sandbox.members if m != proposer]
+        ballots = [(approve, to_score(0.5 + round_ / 10 + i / 100), to_score(0.4 + round_ / 10 + i / 100))
+                   for i in range(len(voters))]
+        if reveal_window == 0:
+            for member, ballot in zip(voters, ballots):
+                sandbox.ledger(member).vote(round_, *ballot)
+            continue
+        salts = [hashlib.sha256(f"{round_}{member}".encode()).digest() for member in voters]
+        for member, ballot, salt in zip(voters, ballots, salts):
+            sandbox.ledger(member).commit_vote(round_, *ballot, salt)
+        for member, ballot, salt in zip(voters, ballots, salts):
+            sandbox.ledger(member).reveal_vote(round_, *ballot, salt)
     return Played(sandbox, store, cids)
 
 
@@ -88,6 +98,15 @@ def test_a_clean_history_passes_every_check_and_rebuilds_each_round(played: Play
     assert vote["gas_used"] > 20_000 and vote["tx"].startswith("0x") and vote["block"] > 0
     assert last["proposed"]["gas_used"] > 0
     assert last["finalized"]["tx"] in {v["tx"] for v in last["votes"].values()}  # the last vote finalized
+
+
+def test_a_sealed_history_replays_its_commitments_and_reveals_cleanly(tmp_path: Path) -> None:
+    played = play(tmp_path, reveal_window=60)
+    report = run(played, store=played.store)
+    assert report.findings == []
+    assert [row["outcome"] for row in report.rows] == ["accepted", "rejected", "skipped", "accepted"]
+    assert report.params is not None and report.params.reveal_window == 60
+    assert all(len(row["votes"]) == 2 for row in report.rows if row["outcome"] != "skipped")
 
 
 def test_setup_files_the_store_lacks_are_caught() -> None:

@@ -57,6 +57,7 @@ def params_from_events(rebuilt: Rebuilt) -> ExperimentParams | None:
         initial_digest=terms["initialDigest"], initial_cid=terms["initialCid"],
         threshold_bps=int(terms["thresholdBps"]), proposal_window=int(terms["proposalWindow"]),
         vote_window=int(terms["voteWindow"]), max_rounds=int(terms["maxRounds"]),
+        reveal_window=int(terms.get("revealWindow", 0)),
     )
 
 
@@ -71,6 +72,7 @@ def check_terms(rebuilt: Rebuilt, views: ContractViews, recorded: ExperimentPara
     findings = []
     stored = {"thresholdBps": events.threshold_bps, "proposalWindow": events.proposal_window,
               "voteWindow": events.vote_window, "maxRounds": events.max_rounds,
+              "revealWindow": events.reveal_window,
               "specDigest": events.spec_digest, "initialDigest": events.initial_digest}
     for name, value in stored.items():
         if views.terms.get(name) != value:
@@ -217,13 +219,14 @@ def check_replay(rebuilt: Rebuilt, params: ExperimentParams | None, times: dict[
 
     reference = ReferenceLedger(params, clock=lambda: now[0], proposer_source=proposer_of)
     findings: list[Finding] = []
+    salts: dict[tuple[int, str], bytes] = {}
     for event in rebuilt.events:
-        if event.name in ("ExperimentCreated", "MemberRegistered"):
+        if event.name in ("ExperimentCreated", "MemberRegistered", "VotesSealed"):
             continue
         now[0] = times.get(event.block, now[0])
         number = int(event.args["round"])
         try:
-            _replay_one(reference, event.name, event.args, number, findings)
+            _replay_one(reference, event.name, event.args, number, findings, salts)
         except ContractRevert as refusal:
             findings.append(Finding("rules", number, f"{event.name} in transaction {event.tx_hash} breaks the "
                                                      f"round rules: {refusal}; replay stopped here"))
@@ -232,7 +235,9 @@ def check_replay(rebuilt: Rebuilt, params: ExperimentParams | None, times: dict[
 
 
 def _replay_one(reference: ReferenceLedger, name: str, args: dict, number: int,
-                findings: list[Finding]) -> None:
+                findings: list[Finding], salts: dict[tuple[int, str], bytes]) -> None:
+    """One event through the rules; ``salts`` holds each sealed vote's salt from its VoteRevealed
+    until the VoteCast after it, whose reveal the rules then check against the commitment."""
     say: Callable[[str], None] = lambda message: findings.append(Finding("rules", number, message))
     if name == "RoundOpened":
         state = reference.state(number)
@@ -240,9 +245,17 @@ def _replay_one(reference: ReferenceLedger, name: str, args: dict, number: int,
             say(f"opened, but by the rules round {reference.current_round()} is the open one")
     elif name == "WeightsProposed":
         reference.propose(to_checksum_address(args["proposer"]), number, bytes(args["digest"]), str(args["cid"]))
+    elif name == "VoteCommitted":
+        reference.commit_vote(to_checksum_address(args["voter"]), number, bytes(args["commitment"]))
+    elif name == "VoteRevealed":
+        salts[(number, to_checksum_address(args["voter"]))] = bytes(args["salt"])
     elif name == "VoteCast":
-        reference.vote(to_checksum_address(args["voter"]), number, bool(args["approve"]),
-                       int(args["voteScore"]), int(args["testScore"]))
+        voter = to_checksum_address(args["voter"])
+        vote = (bool(args["approve"]), int(args["voteScore"]), int(args["testScore"]))
+        if reference.params.reveal_window == 0:
+            reference.vote(voter, number, *vote)
+        else:  # without its VoteRevealed, a zero salt: the rules refuse it as a RevealMismatch
+            reference.reveal_vote(voter, number, *vote, salts.pop((number, voter), bytes(32)))
     elif name == "RoundFinalized":
         if not reference.state(number).is_final:
             reference.finalize(number)

@@ -30,7 +30,8 @@ BATCH_SIZE = 500
 """JSON-RPC requests per batch (nodes cap batches; anvil and geth take 1,000)."""
 
 AUDITED_EVENTS = (
-    "ExperimentCreated", "MemberRegistered", "RoundOpened", "WeightsProposed", "VoteCast", "RoundFinalized",
+    "ExperimentCreated", "MemberRegistered", "VotesSealed", "RoundOpened", "WeightsProposed", "VoteCommitted",
+    "VoteRevealed", "VoteCast", "RoundFinalized",
 )
 
 
@@ -362,7 +363,8 @@ def read_views(
 
 def _read_contract_views(views: ContractViews, reader: ViewReader, rounds: Sequence[int],
                          votes: Sequence[tuple[int, str]]) -> None:
-    terms = ("thresholdBps", "proposalWindow", "voteWindow", "maxRounds", "specDigest", "initialDigest")
+    terms = ("thresholdBps", "proposalWindow", "voteWindow", "maxRounds", "specDigest", "initialDigest",
+             "revealWindow")
     head = reader.calls([(name, []) for name in ("currentRound", "isFinished", "currentModel", "members", *terms)])
     (current,), (finished,), (digest, model_round), (members,), *values = head
     views.current_round, views.finished = int(current), bool(finished)

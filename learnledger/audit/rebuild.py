@@ -103,6 +103,11 @@ def rebuild(events: list[ChainEvent]) -> Rebuilt:
             terms = {key: bytes(value) if isinstance(value, (bytes, bytearray)) else value
                      for key, value in args.items()}
             created = place
+        elif event.name == "VotesSealed":  # emitted right after ExperimentCreated, in sealed mode only
+            if terms is None:
+                anomaly(0, f"VotesSealed before any ExperimentCreated (transaction {event.tx_hash})")
+                continue
+            terms["revealWindow"] = int(args["revealWindow"])
         elif event.name == "MemberRegistered":
             index = int(args["index"])
             if index in members:
@@ -142,6 +147,8 @@ def _fold_round_event(trail: RoundTrail, event: ChainEvent, place: Place, anomal
         vote = Vote(number, to_checksum_address(args["voter"]), bool(args["approve"]),
                     int(args["voteScore"]), int(args["testScore"]))
         trail.votes.append((vote, place))
+    elif event.name in ("VoteCommitted", "VoteRevealed"):
+        pass  # a sealed vote counts once revealed, as its VoteCast; the replay checks both against the rules
     elif event.name == "RoundFinalized":
         trail.outcome = RoundState(int(args["outcome"]))
         trail.approvals = int(args["approvals"])
