@@ -140,7 +140,8 @@ interface ICollaborativeLearning {
 
     /// @notice Vote on the weights proposed in `round`: members other than the proposer, once
     /// each, while it is Voting. The last eligible vote finalizes the round in the same call. The
-    /// first vote cast in a block after the proposal's draws the next round's proposer.
+    /// first vote cast in a block after the proposal's draws the next round's proposer. An
+    /// experiment with sealed votes refuses it (`VoteSealedOnly`): there, `commitVote` then `revealVote`.
     /// @param voteScore the metric on the voter's vote set, times 1e6, in [0, 1e8] or
     /// type(int64).min for none
     /// @param testScore the metric on the voter's test set, times 1e6, same range
@@ -231,6 +232,7 @@ interface ICollaborativeLearning {
     /// @notice The research group's name of `member`.
     function groupName(address member) external view returns (string memory);
 
+    /// @notice Whether `voter` voted in `round` (with sealed votes: committed, revealed or not).
     function hasVoted(uint256 round, address voter) external view returns (bool);
 
     function thresholdBps() external view returns (uint256);
