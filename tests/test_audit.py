@@ -107,6 +107,20 @@ def test_a_sealed_history_replays_its_commitments_and_reveals_cleanly(tmp_path: 
     assert [row["outcome"] for row in report.rows] == ["accepted", "rejected", "skipped", "accepted"]
     assert report.params is not None and report.params.reveal_window == 60
     assert all(len(row["votes"]) == 2 for row in report.rows if row["outcome"] != "skipped")
+    # A sealed vote whose VoteCast was forged (another approval than the one committed) no longer
+    # opens its commitment: the replay finds the mismatch.
+    events = list(report.rebuilt.events)
+    index = next(i for i, e in enumerate(events) if e.name == "VoteCast" and e.args["round"] == 2)
+    events[index] = dataclasses.replace(events[index], args={**events[index].args, "approve": True})
+    times = {e.block: 0 for e in events}
+    for row in report.rows:
+        for key in ("opened", "proposed", "finalized"):
+            if row[key]:
+                times[row[key]["block"]] = row[key]["time"]
+        for vote in row["votes"].values():
+            times[vote["block"]] = vote["time"]
+    rules = check_replay(rebuild(events), report.params, times)
+    assert [(f.check, f.round) for f in rules] == [("rules", 2)] and "RevealMismatch" in rules[0].message
 
 
 def test_setup_files_the_store_lacks_are_caught() -> None:
