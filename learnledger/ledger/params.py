@@ -9,6 +9,9 @@ from typing import Any
 
 from learnledger.ledger.api import DEFAULT_THRESHOLD_BPS, LedgerError
 
+ZERO_ADDRESS = "0x" + "00" * 20
+"""No predecessor: the first experiment of a line."""
+
 MAX_MEMBERS = 256
 """The contract's roster limit (one bit per member in a 256-bit word)."""
 
@@ -26,6 +29,8 @@ class ExperimentParams:
         proposal_window: seconds the proposer has from the round's opening. Default 3600.
         vote_window: seconds the voters have from the proposal. Default 3600.
         max_rounds: the experiment ends after this many rounds; 0 = unlimited. Default 0.
+        predecessor: the experiment this one succeeds (its initial weights are that one's shared
+            model, see ``docs/succession.md``); the zero address for the first. Default zero.
     """
 
     members: tuple[str, ...]
@@ -38,6 +43,7 @@ class ExperimentParams:
     proposal_window: int = 3600
     vote_window: int = 3600
     max_rounds: int = 0
+    predecessor: str = ZERO_ADDRESS
 
     def __post_init__(self) -> None:
         # Tuples even when given lists, so the params stay hashable and comparable.
@@ -62,6 +68,7 @@ class ExperimentParams:
             self.initial_digest,
             self.initial_cid,
             self.max_rounds,
+            self.predecessor,
         )
 
     def to_dict(self) -> dict[str, Any]:
