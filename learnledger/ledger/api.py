@@ -252,3 +252,7 @@ class Ledger(Protocol):
     def history(self) -> list[RoundRecord]:
         """Every opened round, oldest first, rebuilt from the record (events, for the contract)."""
         ...
+
+    def successor(self) -> str | None:
+        """The experiment that took this one over by succession, or None."""
+        ...
