@@ -9,7 +9,8 @@ import {ICollaborativeLearning} from "./ICollaborativeLearning.sol";
 /// @dev Storage layout (what a round costs is mostly which slots it writes for the first time):
 ///
 ///   immutables   memberCount, thresholdBps, both windows, maxRounds, specDigest, initialDigest
-///   _progress    one slot: currentRound (uint64) | modelRound (uint64, 0 = initial weights)
+///   _progress    one slot: currentRound (uint64) | modelRound (uint64, 0 = initial weights) |
+///                roundsPaused (bool: a succession is pending, the next round waits for its decision)
 ///   _rounds[r]   one slot per round: openedAt | proposedAt | finalizedAt | proposedBlock (uint40
 ///                each) | proposerIndex | approvals | rejections (uint8 each, at most 255 voters) |
 ///                outcome | nextDrawn (bool) | nextProposerIndex (uint8, the draw for round r + 1)
@@ -96,9 +97,13 @@ contract CollaborativeLearning is ICollaborativeLearning {
         uint24 number;
     }
 
+    /// @dev `roundsPaused` mirrors "a succession is pending" where `_finalize` reads it anyway, so
+    /// a round pays nothing for succession; it is set by `proposeSuccessor` and cleared by
+    /// `_decideSuccession`, nowhere else.
     struct Progress {
         uint64 currentRound;
         uint64 modelRound;
+        bool roundsPaused;
     }
 
     uint256 private immutable _memberCount;
@@ -248,6 +253,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
         data.rejections = 0;
         data.outcome = SuccessionState.None;
         _succession = data;
+        _progress.roundsPaused = true;
         emit SuccessionProposed(data.number, successor_, msg.sender, model, block.timestamp + _voteWindow);
     }
 
@@ -435,10 +441,6 @@ contract CollaborativeLearning is ICollaborativeLearning {
         return block.timestamp <= data.proposedAt + _voteWindow ? SuccessionState.Voting : SuccessionState.VotingClosed;
     }
 
-    function _successionPending(SuccessionData memory data) private pure returns (bool) {
-        return data.proposedAt != 0 && data.outcome == SuccessionState.None;
-    }
-
     function _requireSuccessionState(SuccessionState current, bytes32 allowed) private pure {
         if (_successionBit(current) & allowed == 0) revert SuccessionUnexpectedState(current, allowed);
     }
@@ -490,6 +492,8 @@ contract CollaborativeLearning is ICollaborativeLearning {
         }
         data.outcome = outcome;
         _succession = data;
+        progress.roundsPaused = false;
+        _progress = progress;
         uint256 lastRound = progress.currentRound - 1;
         emit SuccessionDecided(data.number, data.successor, outcome, data.approvals, data.rejections, lastRound, model);
         if (outcome != SuccessionState.Accepted && !_isFinished(progress.currentRound)) {
@@ -575,7 +579,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
 
         progress.currentRound = uint64(round + 1);
         _progress = progress;
-        if ((_maxRounds == 0 || round < _maxRounds) && !_successionPending(_succession)) {
+        if ((_maxRounds == 0 || round < _maxRounds) && !progress.roundsPaused) {
             _openRound(round + 1, data.nextDrawn ? data.nextProposerIndex : _fallbackProposer(round + 1));
         }
     }
