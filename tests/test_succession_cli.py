@@ -98,3 +98,15 @@ def test_a_succession_from_the_command_line(tmp_path: Path) -> None:
         again = invoke("succession", "propose", "--deployment", str(first), "--successor", record.address,
                        "--key", kb)
         assert again[0] == 1 and "already succeeded" in again[1]
+
+        plot = tmp_path / "line.png"
+        audited = invoke("audit", "--line", "--deployment", str(second), "--plot", str(plot), "--json")
+        assert audited[0] == 0, audited[1]
+        verdict = json.loads(audited[1][audited[1].index("{"):])
+        assert verdict["ok"] and verdict["rounds"] == 2  # round 1 of the first, the successor's open round 1
+        assert [e["first_round"] for e in verdict["experiments"]] == [1, 2]
+        assert verdict["handovers"] == [{"after_round": 1, "successor": record.address, "joined": ["group-4"],
+                                         "left": []}]
+        assert plot.stat().st_size > 10_000
+        mixed = invoke("audit", "--line", "--deployment", str(second), "--to-block", "5")
+        assert mixed[0] == 2 and "leave out --to-block" in mixed[1]

@@ -10,6 +10,7 @@ This is ``scripts/demo_succession.py``; ``tests/test_succession_demo.py`` runs a
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,8 +69,6 @@ def run_demo(out: Path, rounds: int = 10, per_learner: int = 300, epochs: int = 
     learners = {lab: Learner(lab, data, spec) for lab, data in zip(LABS, shares)}
     store = LocalStore(out / "store")
     initial = initial_weights(spec)
-    import hashlib
-
     first = deploy(chain.w3, keys["cern"], ExperimentParams(
         members=tuple(address[lab] for lab in LABS[:3]), group_names=LABS[:3],
         spec_digest=spec.digest(), spec_cid=store.put(spec.canonical_json()),
