@@ -17,14 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from web3 import Web3
+from eth_utils import to_checksum_address
 
 from learnledger.audit.findings import Finding
 from learnledger.audit.run import AuditReport, audit
 from learnledger.ledger.line import line_of
 from learnledger.store.api import WeightStore
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 
 @dataclass
@@ -112,7 +115,7 @@ def check_handover(before: AuditReport, after: AuditReport, findings: list[Findi
     if decided is None:
         say("the predecessor recorded no accepted SuccessionDecided event")
     else:
-        if Web3.to_checksum_address(decided.args["successor"]) != after.address:
+        if to_checksum_address(decided.args["successor"]) != after.address:
             say(f"the accepted succession names {decided.args['successor']}")
         if bytes(decided.args["modelDigest"]) != final_model:
             say(f"the hand-over names model 0x{bytes(decided.args['modelDigest']).hex()}, the predecessor's "
