@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from web3 import Web3
 
 from learnledger.ledger.api import ContractRevert, RoundState, SuccessionState
 from learnledger.ledger.reference import ReferenceLedger, SuccessorViews, succession_bitmap
@@ -237,3 +238,15 @@ def test_contract_and_reference_agree_on_succession(script: str) -> None:
     expected = {"accept": SuccessionState.ACCEPTED, "reject": SuccessionState.REJECTED,
                 "lapse": SuccessionState.LAPSED, "refusals": SuccessionState.ACCEPTED}[script]
     assert reader.succession().state is expected
+
+
+def test_the_reference_refuses_a_successor_with_an_empty_roster() -> None:
+    """Our constructor refuses an empty roster, so on-chain this check guards against other
+    contract versions only; the reference model applies it with the contract's error."""
+    exp = embedded_experiment(2, outsiders=0, proposal_window=WINDOW, vote_window=WINDOW, start_time=START)
+    here, successor = exp.deployment.address, "0x" + "5e" * 20
+    model = exp.deployment.params.initial_digest
+    reference = ReferenceLedger(exp.deployment.params, clock=lambda: START, address=here,
+                                successor_views=lambda _: SuccessorViews(here, model, 0))
+    caught = refusal(reference.as_member(exp.members[0]).propose_successor, successor)
+    assert (caught.name, caught.args_) == ("SuccessorRosterEmpty", (Web3.to_checksum_address(successor),))
