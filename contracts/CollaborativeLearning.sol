@@ -8,8 +8,10 @@ import {ICollaborativeLearning} from "./ICollaborativeLearning.sol";
 /// collaborative learning, and the shared model's digest. No owner, no admin, no upgrade.
 /// @dev Storage layout (what a round costs is mostly which slots it writes for the first time):
 ///
-///   immutables   memberCount, thresholdBps, the three windows, maxRounds, specDigest, initialDigest
-///   _progress    one slot: currentRound (uint64) | modelRound (uint64, 0 = initial weights)
+///   immutables   memberCount, thresholdBps, the three windows, maxRounds, specDigest, initialDigest,
+///                predecessor
+///   _progress    one slot: currentRound (uint64) | modelRound (uint64, 0 = initial weights) |
+///                roundsPaused (bool: a succession is pending, the next round waits for its decision)
 ///   _rounds[r]   one slot per round: openedAt | proposedAt | finalizedAt | proposedBlock (uint40
 ///                each) | proposerIndex | approvals | rejections | commits (uint8 each, at most 255 voters) |
 ///                outcome | nextDrawn (bool) | nextProposerIndex (uint8, the draw for round r + 1)
@@ -18,6 +20,8 @@ import {ICollaborativeLearning} from "./ICollaborativeLearning.sol";
 ///                registered (bit 8) | voted in round w * 247 + i (bit 9 + i, i in 0..246)
 ///   _memberAt[i], _groupNameOf[a]  the roster, for views and events
 ///   _commitments[r][a]  sealed votes only: the commitment of voter a in round r until revealed
+///   _succession  one slot: the latest succession proposal (successor, time, proposer, tallies,
+///                outcome, number); _successionVotes[a] the number of the last one `a` voted on
 ///
 /// A round thus writes two fresh slots (its metadata when it opens, its digest when proposed).
 /// A vote reads and rewrites two slots: the round's, and the voter's member word, which answers
@@ -63,7 +67,17 @@ contract CollaborativeLearning is ICollaborativeLearning {
         ((uint256(1) << (uint256(type(RoundState).max) + 1)) - 1) & ~uint256(1 << uint8(RoundState.Unopened))
     );
 
-    /// @dev How a finalized round ended; Undecided until then.
+    /// @dev The succession states in which a new succession may be proposed.
+    bytes32 private constant SUCCESSION_OPEN = bytes32(
+        (1 << uint8(SuccessionState.None)) | (1 << uint8(SuccessionState.Rejected)) | (1 << uint8(SuccessionState.Lapsed))
+    );
+
+    /// @dev Gas for each view read from a proposed successor: plenty for an immutable or a small
+    /// loop, too little for a hostile contract to grief the caller with a huge return.
+    uint256 private constant SUCCESSOR_VIEW_GAS = 50_000;
+
+    /// @dev How a finalized round ended; Undecided until then. Outcome k is RoundState VotingClosed + k
+    /// (`_stateOf` relies on it, and `tests/test_contract.py` checks every finalized state).
     enum Outcome {
         Undecided,
         Accepted,
@@ -85,9 +99,24 @@ contract CollaborativeLearning is ICollaborativeLearning {
         uint8 nextProposerIndex;
     }
 
+    /// @dev The latest succession proposal; `outcome` is None until it is decided.
+    struct SuccessionData {
+        address successor;
+        uint40 proposedAt;
+        uint8 proposerIndex;
+        uint8 approvals;
+        uint8 rejections;
+        SuccessionState outcome;
+        uint24 number;
+    }
+
+    /// @dev `roundsPaused` mirrors "a succession is pending" where `_finalize` reads it anyway, so
+    /// a round pays nothing for succession; it is set by `proposeSuccessor` and cleared by
+    /// `_decideSuccession`, nowhere else.
     struct Progress {
         uint64 currentRound;
         uint64 modelRound;
+        bool roundsPaused;
     }
 
     uint256 private immutable _memberCount;
@@ -98,17 +127,23 @@ contract CollaborativeLearning is ICollaborativeLearning {
     uint256 private immutable _maxRounds;
     bytes32 private immutable _specDigest;
     bytes32 private immutable _initialDigest;
+    address private immutable _predecessor;
 
     Progress private _progress;
     mapping(uint256 round => RoundData) private _rounds;
     mapping(uint256 round => bytes32) private _digests;
     mapping(address account => mapping(uint256 window => uint256 word)) private _memberWords;
     mapping(uint256 index => address) private _memberAt;
-    mapping(address member => string) private _groupNameOf;
+    mapping(address member => bytes32 name) private _groupNameOf;
     mapping(uint256 round => mapping(address voter => bytes32)) private _commitments;
+    SuccessionData private _succession;
+    mapping(address member => uint256 number) private _successionVotes;
 
     /// @param members_ the roster, 1..256 distinct nonzero addresses; its order is the roster index
-    /// @param groupNames one research group's name per member, same order
+    /// @param groupNames one research group's name per member, same order: UTF-8, at most 32 bytes,
+    /// zero-padded on the right. A word per name, not a string: a string costs three words of
+    /// constructor arguments, and a full roster of them leaves too little of EIP-3860's 49,152-byte
+    /// initcode limit for the contract's own code.
     /// @param thresholdBps_ approval threshold in basis points of the eligible voters (5000 = half)
     /// @param proposalWindow_ seconds the proposer has from the round's opening
     /// @param voteWindow_ seconds the voters have from the proposal
@@ -116,9 +151,10 @@ contract CollaborativeLearning is ICollaborativeLearning {
     /// @param initialDigest_ sha256 of the initial weights, the shared model of round 0
     /// @param maxRounds_ the experiment ends after this many rounds; 0 = unlimited
     /// @param revealWindow_ seconds for reveals after the vote window; 0 = open votes (no commit-reveal)
+    /// @param predecessor_ the experiment this one succeeds (see `proposeSuccessor`); 0 for the first
     constructor(
         address[] memory members_,
-        string[] memory groupNames,
+        bytes32[] memory groupNames,
         uint16 thresholdBps_,
         uint32 proposalWindow_,
         uint32 voteWindow_,
@@ -127,7 +163,8 @@ contract CollaborativeLearning is ICollaborativeLearning {
         bytes32 initialDigest_,
         string memory initialCid,
         uint32 maxRounds_,
-        uint32 revealWindow_
+        uint32 revealWindow_,
+        address predecessor_
     ) {
         uint256 count = members_.length;
         if (count == 0 || count > MAX_MEMBERS) revert ExperimentMemberCountInvalid(count, MAX_MEMBERS);
@@ -146,6 +183,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
         _revealWindow = revealWindow_;
         _specDigest = specDigest_;
         _initialDigest = initialDigest_;
+        _predecessor = predecessor_;
 
         emit ExperimentCreated(
             specDigest_, specCid, initialDigest_, initialCid, thresholdBps_, proposalWindow_, voteWindow_, maxRounds_
@@ -158,7 +196,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
             _memberWords[member][0] = REGISTERED | i;
             _memberAt[i] = member;
             _groupNameOf[member] = groupNames[i];
-            emit MemberRegistered(i, member, groupNames[i]);
+            emit MemberRegistered(i, member, _text(groupNames[i]));
         }
         _progress.currentRound = 1;
         _openRound(1, _firstProposer());
@@ -239,6 +277,71 @@ contract CollaborativeLearning is ICollaborativeLearning {
         _finalize(round, data, state);
     }
 
+    // -------------------------------------------------------------------------- succession
+
+    /// @inheritdoc ICollaborativeLearning
+    function proposeSuccessor(address successor_) external {
+        if (!_isMember(msg.sender)) revert SuccessionCallerNotMember(msg.sender);
+        SuccessionData memory data = _succession;
+        _requireSuccessionState(_successionStateOf(data), SUCCESSION_OPEN);
+        bytes32 model = _modelDigest(_progress.modelRound);
+        _requireSuccessor(successor_, model);
+
+        unchecked {
+            data.number += 1; // one proposal per transaction: 2**24 of them is out of reach
+        }
+        data.successor = successor_;
+        data.proposedAt = uint40(block.timestamp);
+        data.proposerIndex = uint8(_memberWords[msg.sender][0] & INDEX_MASK);
+        data.approvals = 0;
+        data.rejections = 0;
+        data.outcome = SuccessionState.None;
+        _succession = data;
+        _progress.roundsPaused = true;
+        emit SuccessionProposed(data.number, successor_, msg.sender, model, block.timestamp + _voteWindow);
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function voteSuccession(bool approve) external {
+        SuccessionData memory data = _succession;
+        _requireSuccessionState(_successionStateOf(data), _successionBit(SuccessionState.Voting));
+        uint256 word = _memberWords[msg.sender][0];
+        if (word & REGISTERED == 0) revert SuccessionCallerNotMember(msg.sender);
+        if (word & INDEX_MASK == data.proposerIndex) revert SuccessionVoterIsProposer(msg.sender);
+        if (_successionVotes[msg.sender] == data.number) revert SuccessionVoterAlreadyVoted(msg.sender);
+        _successionVotes[msg.sender] = data.number;
+        unchecked {
+            if (approve) ++data.approvals;
+            else ++data.rejections;
+        }
+        _succession = data;
+        emit SuccessionVoteCast(data.number, msg.sender, approve);
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function finalizeSuccession() external {
+        SuccessionData memory data = _succession;
+        _requireSuccessionState(_successionStateOf(data), _successionBit(SuccessionState.VotingClosed));
+        if (_roundInProgress()) revert SuccessionRoundInProgress(_progress.currentRound);
+        _decideSuccession(data);
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function predecessor() external view returns (address) {
+        return _predecessor;
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function successor() external view returns (address) {
+        SuccessionData memory data = _succession;
+        return data.outcome == SuccessionState.Accepted ? data.successor : address(0);
+    }
+
+    /// @inheritdoc ICollaborativeLearning
+    function successionState() external view returns (SuccessionState) {
+        return _successionStateOf(_succession);
+    }
+
     // --------------------------------------------------------------------------------- views
 
     /// @inheritdoc ICollaborativeLearning
@@ -310,7 +413,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
 
     /// @inheritdoc ICollaborativeLearning
     function isFinished() external view returns (bool) {
-        return _maxRounds != 0 && _progress.currentRound > _maxRounds;
+        return _isFinished(_progress.currentRound);
     }
 
     /// @inheritdoc ICollaborativeLearning
@@ -322,7 +425,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
         round = _progress.currentRound;
         RoundData memory data = _rounds[round];
         state = _stateOf(data);
-        finished = _maxRounds != 0 && round > _maxRounds;
+        finished = _isFinished(round);
         if (state != RoundState.Unopened) proposer = _memberAt[data.proposerIndex];
         voted = _memberWords[account][round / ROUNDS_PER_WORD] & _votedBit(round) != 0;
     }
@@ -354,7 +457,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
     /// @inheritdoc ICollaborativeLearning
     function groupName(address member) external view returns (string memory) {
         if (!_isMember(member)) revert MemberUnknown(member);
-        return _groupNameOf[member];
+        return _text(_groupNameOf[member]);
     }
 
     /// @inheritdoc ICollaborativeLearning
@@ -394,13 +497,90 @@ contract CollaborativeLearning is ICollaborativeLearning {
 
     // ------------------------------------------------------------------------------ internal
 
+    /// @dev The one place a succession's state is known, from its stored fields and the clock. Its
+    /// vote deadline is the proposal time plus the experiment's vote window, inclusive.
+    function _successionStateOf(SuccessionData memory data) private view returns (SuccessionState) {
+        if (data.proposedAt == 0) return SuccessionState.None;
+        if (data.outcome != SuccessionState.None) return data.outcome;
+        if (uint256(data.approvals) + data.rejections == _memberCount - 1) return SuccessionState.VotingClosed;
+        return block.timestamp <= data.proposedAt + _voteWindow ? SuccessionState.Voting : SuccessionState.VotingClosed;
+    }
+
+    function _requireSuccessionState(SuccessionState current, bytes32 allowed) private pure {
+        if (_successionBit(current) & allowed == 0) revert SuccessionUnexpectedState(current, allowed);
+    }
+
+    function _successionBit(SuccessionState state) private pure returns (bytes32) {
+        return bytes32(1 << uint8(state));
+    }
+
+    /// @dev True while the current round is open and not finalized (never once paused or finished).
+    function _roundInProgress() private view returns (bool) {
+        RoundData memory data = _rounds[_progress.currentRound];
+        return data.openedAt != 0 && data.outcome == Outcome.Undecided;
+    }
+
+    /// @dev Refuses a successor that is not a deployment naming this experiment as predecessor,
+    /// starting from `model`, with someone on its roster: each read from the successor itself.
+    function _requireSuccessor(address successor_, bytes32 model) private view {
+        if (successor_.code.length == 0) revert SuccessorNotExperiment(successor_);
+        (bool named, bytes32 predecessorWord) = _readView(successor_, ICollaborativeLearning.predecessor.selector);
+        (bool started, bytes32 initial) = _readView(successor_, ICollaborativeLearning.initialDigest.selector);
+        (bool counted, bytes32 count) = _readView(successor_, ICollaborativeLearning.memberCount.selector);
+        if (!(named && started && counted)) revert SuccessorNotExperiment(successor_);
+        address namedPredecessor = address(uint160(uint256(predecessorWord)));
+        if (namedPredecessor != address(this)) revert SuccessorPredecessorMismatch(successor_, namedPredecessor);
+        if (initial != model) revert SuccessorInitialDigestMismatch(successor_, initial, model);
+        if (count == 0) revert SuccessorRosterEmpty(successor_);
+    }
+
+    /// @dev One word from a view of `target`, without reverting: (false, 0) if it reverts, runs
+    /// out of its gas, or returns less than a word.
+    function _readView(address target, bytes4 selector) private view returns (bool ok, bytes32 word) {
+        bytes memory out;
+        (ok, out) = target.staticcall{gas: SUCCESSOR_VIEW_GAS}(abi.encodeWithSelector(selector));
+        ok = ok && out.length >= 32;
+        if (ok) word = abi.decode(out, (bytes32));
+    }
+
+    /// @dev Decides a succession whose votes are in, between rounds. Accepted records the
+    /// successor for good; Rejected or Lapsed reopens the rounds where they paused.
+    function _decideSuccession(SuccessionData memory data) private {
+        Progress memory progress = _progress;
+        bytes32 model = _modelDigest(progress.modelRound);
+        SuccessionState outcome;
+        if (uint256(data.approvals) * BPS < _thresholdBps * (_memberCount - 1)) {
+            outcome = SuccessionState.Rejected;
+        } else {
+            (bool ok, bytes32 initial) = _readView(data.successor, ICollaborativeLearning.initialDigest.selector);
+            outcome = ok && initial == model ? SuccessionState.Accepted : SuccessionState.Lapsed;
+        }
+        data.outcome = outcome;
+        _succession = data;
+        progress.roundsPaused = false;
+        _progress = progress;
+        uint256 lastRound = progress.currentRound - 1;
+        emit SuccessionDecided(data.number, data.successor, outcome, data.approvals, data.rejections, lastRound, model);
+        if (outcome != SuccessionState.Accepted && !_isFinished(progress.currentRound)) {
+            RoundData memory last = _rounds[lastRound];
+            uint256 round = progress.currentRound;
+            _openRound(round, last.nextDrawn ? last.nextProposerIndex : _fallbackProposer(round));
+        }
+    }
+
+    /// @dev Finished: the last round is finalized, or a successor took over.
+    function _isFinished(uint256 currentRound_) private view returns (bool) {
+        return (_maxRounds != 0 && currentRound_ > _maxRounds) || _succession.outcome == SuccessionState.Accepted;
+    }
+
     /// @dev The one place the round rules decide where a round stands. A deadline is inclusive:
     /// at `openedAt + proposalWindow` the proposer may still propose, one second later it may not.
     function _stateOf(RoundData memory data) private view returns (RoundState) {
         if (data.openedAt == 0) return RoundState.Unopened;
-        if (data.outcome == Outcome.Accepted) return RoundState.Accepted;
-        if (data.outcome == Outcome.Rejected) return RoundState.Rejected;
-        if (data.outcome == Outcome.Skipped) return RoundState.Skipped;
+        if (data.outcome != Outcome.Undecided) {
+            // Accepted, Rejected, Skipped: the outcomes in the order of their states, one test per vote
+            return RoundState(uint8(RoundState.VotingClosed) + uint8(data.outcome));
+        }
         if (data.proposedAt == 0) {
             return block.timestamp <= data.openedAt + _proposalWindow ? RoundState.Proposing : RoundState.ProposalExpired;
         }
@@ -468,6 +648,17 @@ contract CollaborativeLearning is ICollaborativeLearning {
         }
     }
 
+    /// @dev A zero-padded name word as the string it holds (up to its first zero byte).
+    function _text(bytes32 word) private pure returns (string memory text) {
+        uint256 length = 0;
+        while (length < 32 && word[length] != 0) ++length;
+        text = new string(32);
+        assembly ("memory-safe") {
+            mstore(add(text, 32), word)
+            mstore(text, length)
+        }
+    }
+
     /// @dev The commitment of a sealed vote (see `commitmentFor`).
     function _commitment(bool approve, int64 voteScore, int64 testScore, bytes32 salt, address voter, uint256 round)
         private
@@ -499,7 +690,7 @@ contract CollaborativeLearning is ICollaborativeLearning {
 
         progress.currentRound = uint64(round + 1);
         _progress = progress;
-        if (_maxRounds == 0 || round < _maxRounds) {
+        if ((_maxRounds == 0 || round < _maxRounds) && !progress.roundsPaused) {
             _openRound(round + 1, data.nextDrawn ? data.nextProposerIndex : _fallbackProposer(round + 1));
         }
     }

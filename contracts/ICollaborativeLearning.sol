@@ -43,6 +43,17 @@ interface ICollaborativeLearning {
         bytes32 digest;
     }
 
+    /// @notice Where the latest succession proposal stands. Derived in one view, never stored
+    /// (learnledger.ledger.api.SuccessionState mirrors the order).
+    enum SuccessionState {
+        None, //          no succession proposed yet
+        Voting, //        proposed, vote deadline not passed, votes missing
+        VotingClosed, //  every vote in, or the deadline passed: `finalizeSuccession` decides it
+        Accepted, //      decided: the successor is recorded, this experiment opens no more rounds
+        Rejected, //      decided: too few approvals, nothing changed
+        Lapsed //         approved, but the shared model changed after the proposal: nothing changed
+    }
+
     // --------------------------------------------------------------------------------- errors
 
     /// @dev The roster is empty or longer than `maxCount` members.
@@ -89,6 +100,25 @@ interface ICollaborativeLearning {
     error RevealWithoutCommitment(uint256 round, address voter);
     /// @dev The revealed vote, scores and salt hash to `revealed`, not to the `committed` hash.
     error RevealMismatch(uint256 round, address voter, bytes32 committed, bytes32 revealed);
+    /// @dev The latest succession is in state `current`; the action needs one of `expectedStates`
+    /// (bit i set = SuccessionState(i) allowed).
+    error SuccessionUnexpectedState(SuccessionState current, bytes32 expectedStates);
+    /// @dev Only members propose a successor or vote on one; `caller` is not on the roster.
+    error SuccessionCallerNotMember(address caller);
+    /// @dev The member who proposed the successor does not vote on it.
+    error SuccessionVoterIsProposer(address voter);
+    /// @dev Each member votes once per succession proposal.
+    error SuccessionVoterAlreadyVoted(address voter);
+    /// @dev A succession is decided between rounds: `round` must be finalized first.
+    error SuccessionRoundInProgress(uint256 round);
+    /// @dev `successor` holds no contract answering the experiment's views.
+    error SuccessorNotExperiment(address successor);
+    /// @dev `successor`'s `predecessor()` is `named`, not this experiment.
+    error SuccessorPredecessorMismatch(address successor, address named);
+    /// @dev `successor` starts from `initialDigest`, not from this experiment's shared model `modelDigest`.
+    error SuccessorInitialDigestMismatch(address successor, bytes32 initialDigest, bytes32 modelDigest);
+    /// @dev `successor` has nobody on its roster.
+    error SuccessorRosterEmpty(address successor);
     /// @dev `account` is not on the roster.
     error MemberUnknown(address account);
     /// @dev Roster indices run from 0 to `count - 1`.
@@ -131,6 +161,27 @@ interface ICollaborativeLearning {
         uint256 indexed round, RoundState outcome, uint256 approvals, uint256 rejections, bytes32 modelDigest
     );
 
+    /// @notice Member `proposer` proposed `successor` (succession `number`), a deployment that names
+    /// this experiment as predecessor and starts from the shared model `modelDigest`; members vote
+    /// until `voteDeadline` (inclusive). Until it is decided no new round opens.
+    event SuccessionProposed(
+        uint256 indexed number, address indexed successor, address indexed proposer, bytes32 modelDigest, uint256 voteDeadline
+    );
+    /// @notice `voter` voted on succession `number`.
+    event SuccessionVoteCast(uint256 indexed number, address indexed voter, bool approve);
+    /// @notice Succession `number` ended as `outcome` (Accepted, Rejected or Lapsed). `lastRound` is
+    /// the last round this experiment finalized and `modelDigest` its shared model then: on
+    /// Accepted, the model handed over and the round the successor's rounds continue from.
+    event SuccessionDecided(
+        uint256 indexed number,
+        address indexed successor,
+        SuccessionState outcome,
+        uint256 approvals,
+        uint256 rejections,
+        uint256 lastRound,
+        bytes32 modelDigest
+    );
+
     // ------------------------------------------------------------------------------- actions
 
     /// @notice Propose the weights for `round`: only its proposer, only while it is Proposing.
@@ -170,6 +221,28 @@ interface ICollaborativeLearning {
     /// Colearn). A missing vote counts as a no.
     function finalize(uint256 round) external;
 
+    /// @notice Propose `successor` to take this experiment over: members only, when no succession
+    /// is pending and none was accepted. The successor must name this contract as `predecessor()`,
+    /// start from this experiment's shared model (`initialDigest()` equal to `currentModel()`'s
+    /// digest) and have a non-empty roster; all three are read from it here.
+    /// @dev While the succession is pending, the round in progress runs to its end as usual (no
+    /// vote is lost) but the next round does not open: the experiment waits between rounds until
+    /// the succession is decided.
+    function proposeSuccessor(address successor) external;
+
+    /// @notice Vote on the pending succession: members other than its proposer, once each, while
+    /// it is Voting. Once every eligible vote is in (or the deadline passed) it is VotingClosed and
+    /// `finalizeSuccession` hands over (a separate step, so that no vote has to wait for a round).
+    function voteSuccession(bool approve) external;
+
+    /// @notice Decide the pending succession (the hand-over): anyone, once it is VotingClosed and no
+    /// round is in progress. Accepted when approvals * 10000 >= thresholdBps * (memberCount - 1), the round
+    /// rule (the proposer does not vote; a missing vote counts as a no), and the successor still
+    /// starts from the shared model (else Lapsed: a round accepted meanwhile changed it). Accepted:
+    /// the successor is recorded and no round opens again here. Rejected or Lapsed: the next round
+    /// opens (unless the experiment is finished) and another succession may be proposed.
+    function finalizeSuccession() external;
+
     // --------------------------------------------------------------------------------- views
 
     /// @notice The commitment of a sealed vote: keccak256(abi.encode(approve, voteScore,
@@ -207,7 +280,8 @@ interface ICollaborativeLearning {
     /// @notice The shared model: the digest of its weights and the round that set it (0 = initial).
     function currentModel() external view returns (bytes32 digest, uint256 round);
 
-    /// @notice True once the last round (if `maxRounds` is not 0) is finalized.
+    /// @notice True once the last round (if `maxRounds` is not 0) is finalized, or a successor
+    /// took the experiment over.
     function isFinished() external view returns (bool);
 
     /// @notice What an agent reads before each step, in one call instead of five: the current
@@ -247,4 +321,15 @@ interface ICollaborativeLearning {
     function specDigest() external view returns (bytes32);
 
     function initialDigest() external view returns (bytes32);
+
+    /// @notice The experiment this one succeeds (its initial weights are that one's final model);
+    /// the zero address for the first of a line.
+    function predecessor() external view returns (address);
+
+    /// @notice The experiment that took this one over by an accepted succession; zero until then.
+    function successor() external view returns (address);
+
+    /// @notice Where the latest succession proposal stands (None before the first). Its
+    /// successor, proposer, deadline and votes are in its events.
+    function successionState() external view returns (SuccessionState);
 }

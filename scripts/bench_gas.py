@@ -6,7 +6,9 @@ and one skipped round (finalize with no proposal). Each figure is the median ove
 Then, on 3 members, the extra gas of a member's first vote in a new 247-round word of its ballot
 bits. Then the same full rounds with sealed votes (a reveal window: every voter commits, then
 reveals; the last reveal finalizes), and each voter's gas for commit + reveal against its one open
-vote, measured in the same run. Prints a table, the goals of issue 2 as ratios (figure / goal), and the vote's spread across
+vote, measured in the same run. Then the gas of a succession (propose the successor, each vote,
+the hand-over) for rosters of 3 to 64. Prints a table, the goals of issue 2 as ratios (figure /
+goal), and the vote's spread across
 roster sizes; writes the table into docs/gas.md (the committed gas snapshot, between its
 ``snapshot`` markers; the rest of that page is prose).
 
@@ -22,7 +24,7 @@ import sys
 from pathlib import Path
 
 from learnledger.ledger.compile import EVM_VERSION, OPTIMIZER_RUNS, SOLC_VERSION, VIA_IR
-from learnledger.ledger.sandbox import embedded_experiment
+from learnledger.ledger.sandbox import deploy_successor, embedded_experiment
 
 CID_59 = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
 START = 4_000_000_000
@@ -140,10 +142,43 @@ def fresh_word_extra() -> tuple[int, int]:
     raise RuntimeError("member 0 did not vote twice after round 247")
 
 
-def table(results: dict[int, dict[str, float]]) -> str:
-    lines = ["| members | " + " | ".join(COLUMNS) + " |", "|---:|" + "---:|" * len(COLUMNS)]
+SUCCESSION_COLUMNS = ["propose", "vote", "hand-over", "succession"]
+
+
+def succession_costs(size: int) -> dict[str, float]:
+    """On ``size`` members after one round: propose a successor (same roster), every other member
+    votes for it, then the hand-over (finalizeSuccession). ``vote`` is the median vote;
+    ``succession`` the sum of all of them."""
+    exp = embedded_experiment(size, outsiders=1, proposal_window=WINDOW, vote_window=WINDOW,
+                              max_rounds=1, start_time=START)
+    reader = exp.ledger(exp.outsiders[0])
+    proposer = exp.ledger(reader.proposer_of(1))
+    proposer.propose(1, b"\x01" * 32, CID_59)
+    for member in exp.members:
+        if member != proposer.account:
+            exp.ledger(member).vote(1, True, 1, 1)
+    successor = deploy_successor(exp, exp.members)
+    first = exp.ledger(exp.members[0])
+    first.propose_successor(successor.deployment.address)
+    spent = {"propose": first.last_gas_used}
+    votes = []
+    for member in exp.members[1:]:
+        exp.ledger(member).vote_succession(True)
+        votes.append(exp.ledger(member).last_gas_used)
+    reader.finalize_succession()
+    spent["hand-over"] = reader.last_gas_used
+    assert reader.successor() == successor.deployment.address
+    figures = {name: float(value) for name, value in spent.items()}
+    if votes:
+        figures["vote"] = float(statistics.median(votes))
+    figures["succession"] = float(spent["propose"] + sum(votes) + spent["hand-over"])
+    return figures
+
+
+def table(results: dict[int, dict[str, float]], columns: list[str] = COLUMNS) -> str:
+    lines = ["| members | " + " | ".join(columns) + " |", "|---:|" + "---:|" * len(columns)]
     for size, figures in results.items():
-        cells = [f"{figures[c]:,.0f}" if c in figures else "n/a" for c in COLUMNS]
+        cells = [f"{figures[c]:,.0f}" if c in figures else "n/a" for c in columns]
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -187,6 +222,10 @@ def main() -> int:
     word_line = (f"A member's first vote in a new {WORD_ROUNDS}-round word of its ballot bits (rounds 247, 494, ...) "
                  f"costs {first:,} gas against {same_word:,} for its next one: +{first - same_word:,}.")
     print(word_line)
+    succession = {size: succession_costs(size) for size in sizes if size <= 64}
+    succession_table = table(succession, SUCCESSION_COLUMNS)
+    print("succession (propose the successor, the median vote, the hand-over, all of them):")
+    print(succession_table)
 
     if not args.no_write:
         SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +245,12 @@ def main() -> int:
             "one, `reveal` an ordinary reveal, `last reveal` the one that finalizes the round and opens "
             "the next, `round` a whole round (propose + every commit + every reveal). `voter, sealed` "
             "is an ordinary voter's commit + reveal, `voter, open` its one open `vote` above.\n\n"
-            + rendered_sealed + "\n"
+            + rendered_sealed + "\n\n"
+            "A succession, after one round (`learnledger succession`, docs/succession.md): `propose` is "
+            "`proposeSuccessor` (it reads the successor's three views), `vote` the median "
+            "`voteSuccession`, `hand-over` the `finalizeSuccession` that accepts it, `succession` "
+            "all of them (every member but the proposer votes).\n\n"
+            + succession_table + "\n"
         )
         text = SNAPSHOT.read_text() if SNAPSHOT.exists() else "# Gas snapshot\n\n" + "\n".join(MARKERS) + "\n"
         if MARKERS[0] not in text or MARKERS[1] not in text:

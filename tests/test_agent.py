@@ -176,3 +176,50 @@ def test_the_pin_policy_keeps_every_accepted_model_and_lets_old_rejected_proposa
     assert rejected_cid not in pins, "alpha's rejected proposal was unpinned one round after"
     with pytest.raises(ValueError, match="keep_rejected_rounds must be >= 0"):
         PinPolicy(-1)
+
+
+def test_agents_follow_a_succession_when_on_the_new_roster_and_stop_when_not(
+        tmp_path: Path, learners: list[Learner], caplog: pytest.LogCaptureFixture) -> None:
+    """alpha and beta move on to the successor, gamma (not on its roster) stops saying why."""
+    from dataclasses import replace
+
+    from learnledger.ledger.reference import SuccessorViews
+
+    reference, store, clock, agents, _ = _experiment(tmp_path, learners, rounds=2)
+    first_address, second_address = "0x" + "a1" * 20, "0x" + "b2" * 20
+    ledgers: dict[str, ReferenceLedger] = {}
+
+    def views(address: str) -> SuccessorViews | None:
+        found = ledgers.get(address.lower())
+        return None if found is None else SuccessorViews(found.params.predecessor, found.params.initial_digest,
+                                                         len(found.params.members))
+
+    first = ReferenceLedger(reference.params, clock=clock, seed=1, address=first_address, successor_views=views)
+    for agent, member in zip(agents, MEMBERS):
+        agent.ledger = first.as_member(member)
+    drive(agents, first.as_member(MEMBERS[0]), clock.advance)
+    model = first.current_model()
+    handed_over_cid = agents[0]._proposal_cid(model.round) if model.round else agents[0].initial_cid
+    second = ReferenceLedger(replace(first.params, members=MEMBERS[:2], group_names=GROUPS[:2],
+                                     initial_digest=model.digest, initial_cid=handed_over_cid,
+                                     predecessor=first_address),
+                             clock=clock, seed=2, address=second_address)
+    ledgers[second_address] = second
+    first.as_member(MEMBERS[0]).propose_successor(second_address)
+    first.as_member(MEMBERS[1]).vote_succession(True)
+    first.as_member(MEMBERS[2]).vote_succession(False)
+    first.as_member(MEMBERS[2]).finalize_succession()
+    assert first.successor() is not None
+
+    actions = {}
+    for agent, member in zip(agents, MEMBERS):
+        agent.open_successor = (lambda m: lambda address: (second.as_member(m), handed_over_cid))(member)
+        with caplog.at_level(logging.WARNING):
+            actions[agent.group] = agent.step()
+    assert actions == {"alpha": Action.FOLLOWED, "beta": Action.FOLLOWED, "gamma": Action.FINISHED}
+    assert agents[2].left_line_at is not None and "roster does not include this member" in caplog.text
+    assert agents[2].step() is Action.FINISHED  # and stays stopped
+
+    records = drive(agents[:2], second.as_member(MEMBERS[0]), clock.advance)
+    assert [r.round for r in records] == [1, 2]
+    assert all(len(r.votes) == 1 for r in records)  # one voter each: the other of the two members

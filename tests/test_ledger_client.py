@@ -72,6 +72,21 @@ def test_contract_and_reference_refuse_bad_params_alike(chain, label, make, expe
     assert (in_python.value.name, in_python.value.args_) == (name, args)
 
 
+def test_group_names_fill_their_word_and_come_back_whole(chain) -> None:  # type: ignore[no-untyped-def]
+    # 16 two-byte characters: exactly the 32 bytes of the word the contract keeps per name
+    full, short = "\u03a9" * 16, "cern"
+    members = addresses(chain)[:2]
+    deployment = deploy(chain.w3, chain.accounts[0][1], params_for(members, group_names=(full, short)))
+    ledger = ContractLedger(chain.w3, deployment, chain.accounts[0][1])
+    assert [m.group for m in ledger.members()] == [full, short]  # from the MemberRegistered events
+    assert [ledger.contract.functions.groupName(m).call() for m in members] == [full, short]
+
+
+def test_a_group_name_longer_than_a_word_is_refused_before_any_transaction() -> None:
+    with pytest.raises(LedgerError, match=r"group name 2 .* at most 32 bytes"):
+        params_for([fake(1), fake(2)], group_names=("cern", "x" * 33))
+
+
 def test_deployment_record_round_trips_through_json(tmp_path: Path) -> None:
     exp = embedded_experiment(2, start_time=START)
     path = tmp_path / "deployment.json"

@@ -2,7 +2,8 @@
 
 Hypothesis draws an experiment (1-4 members, threshold, windows, last round, open or sealed votes)
 and a sequence of actions (propose, vote, commit, reveal (matching its commitment or not), finalize
-by members, the proposer, or an outsider; time travel). Each
+by members, the proposer, or an outsider; time travel; succession: propose a faithful or a stale
+successor, vote on it, finalize it). Each
 action runs on the contract (eth-tester) and then on the reference, at the same block time; both
 must succeed, or both refuse with the same custom error and data. After each step their views
 agree, and at the end the contract's event history equals the reference's.
@@ -17,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from learnledger.ledger.api import ContractRevert, Ledger
-from learnledger.ledger.reference import ReferenceLedger
-from learnledger.ledger.sandbox import Sandbox, embedded_experiment
+from learnledger.ledger.reference import ReferenceLedger, SuccessorViews
+from learnledger.ledger.sandbox import Sandbox, deploy_successor, embedded_experiment
 
 START = 4_000_000_000
 
@@ -33,6 +34,7 @@ action = st.one_of(
     st.tuples(st.just("reveal"), actor, round_offset, st.sampled_from(["same", "same", "same", "other"])),
     st.tuples(st.just("finalize"), actor, round_offset),
     st.tuples(st.just("travel"), st.sampled_from([1, 2, 3, 6])),
+    st.tuples(st.just("succession"), actor, st.sampled_from(["propose", "stale", "yes", "no", "finalize"])),
 )
 experiment = st.fixed_dictionaries(
     {
@@ -55,8 +57,10 @@ class Twins:
         deployed_at = int(chain.w3.eth.get_block(sandbox.deployment.block)["timestamp"])
         self.now = deployed_at  # round 1 opened at deployment: start the reference there
         reader = sandbox.ledger(sandbox.outsiders[0])
+        self.successors: dict[str, SuccessorViews] = {}
         self.reference = ReferenceLedger(
-            sandbox.deployment.params, clock=lambda: self.now, proposer_source=reader.proposer_of
+            sandbox.deployment.params, clock=lambda: self.now, proposer_source=reader.proposer_of,
+            address=sandbox.deployment.address, successor_views=self.successors.get,
         )
         self.accounts = sandbox.members + sandbox.outsiders
         self.reader = reader
@@ -85,6 +89,10 @@ class Twins:
             self.now = self.sandbox.chain.now()
             return
         contract, reference = self.pair(act[1])
+        if kind == "succession":
+            self.succession_step(act[2], contract, reference)
+            self.now = self.sandbox.chain.now()
+            return
         round_ = max(0, self.reader.current_round() + act[2])
         if kind == "propose":
             digest = bytes(32) if act[3] == "zero" else bytes([round_ % 250 + 1]) * 32
@@ -106,6 +114,21 @@ class Twins:
             self.both(lambda ledger: ledger.finalize(round_), contract, reference)
         self.now = self.sandbox.chain.now()
 
+    def succession_step(self, op: str, contract: Any, reference: Any) -> None:
+        if op in ("propose", "stale"):  # a successor from the model now, or from other weights
+            model = self.reader.current_model().digest
+            successor = deploy_successor(self.sandbox, self.sandbox.members,
+                                         initial_digest=model if op == "propose" else b"\x07" * 32)
+            address = successor.deployment.address
+            self.successors[address] = SuccessorViews(self.sandbox.deployment.address,
+                                                      successor.deployment.params.initial_digest, 1)
+            self.now = self.sandbox.chain.now()
+            self.both(lambda ledger: ledger.propose_successor(address), contract, reference)
+        elif op in ("yes", "no"):
+            self.both(lambda ledger: ledger.vote_succession(op == "yes"), contract, reference)
+        else:
+            self.both(lambda ledger: ledger.finalize_succession(), contract, reference)
+
     @staticmethod
     def both(action: Any, contract: Ledger, reference: Ledger) -> None:
         outcomes = []
@@ -123,6 +146,8 @@ class Twins:
         assert current == ref.current_round()
         assert self.reader.is_finished() == ref.is_finished()
         assert self.reader.current_model() == ref.current_model()
+        assert self.reader.succession() == ref.succession()
+        assert self.reader.successor() == ref.successor()
         for round_ in {max(1, current - 1), current, current + 1}:
             assert self.reader.round_state(round_) == ref.state(round_), f"round {round_}"
             assert self.reader.contract.functions.deadlineOf(round_).call(

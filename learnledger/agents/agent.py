@@ -66,6 +66,8 @@ class Action(str, Enum):
     REVEALED = "revealed"
     FINALIZED = "finalized"
     WAITING = "waiting"
+    FOLLOWED = "followed"
+    """The experiment was succeeded and this member is on the successor's roster: it moved there."""
     FINISHED = "finished"
 
 
@@ -131,6 +133,10 @@ class Agent:
         pins: what to keep pinned on this agent's store (None: only what ``put`` pins).
         ballots: where this agent keeps its sealed votes until it reveals them; needed only in an
             experiment with sealed votes (None: it refuses to commit, saying so).
+        open_successor: opens the experiment at an address as this member's ledger, with its
+            initial weights' CID; with it, an agent whose experiment was succeeded follows to the
+            successor when its account is on the new roster, and stops saying so when it is not
+            (None: the agent stops where its experiment ends).
     """
 
     def __init__(
@@ -142,9 +148,13 @@ class Agent:
         on_round_log: Callable[[RoundLog], None] | None = None,
         pins: PinPolicy | None = None,
         ballots: BallotBox | None = None,
+        open_successor: Callable[[str], tuple[Ledger, str]] | None = None,
     ) -> None:
         self.learner = learner
         self.ledger = ledger
+        self.open_successor = open_successor
+        self.left_line_at: str | None = None
+        """The successor whose roster does not hold this member, where it stopped; None otherwise."""
         self.store = store
         self.initial_cid = initial_cid
         self.on_round_log = on_round_log or (lambda entry: None)
@@ -176,7 +186,7 @@ class Agent:
             except StoreError as error:  # the round goes on; the pins are tended again next step
                 log.warning("%s could not pin the models it keeps yet: %s", self.group, error)
         if status.finished:
-            return Action.FINISHED
+            return self._follow_or_finish()
         if status.state.can_finalize:
             return self._finalize(status.round, status.state)
         mine = status.proposer is not None and status.proposer.lower() == self.ledger.account.lower()
@@ -187,6 +197,25 @@ class Agent:
         if status.state is RoundState.REVEALING and not mine and status.voted:
             return self._reveal(status.round)
         return Action.WAITING
+
+    def _follow_or_finish(self) -> Action:
+        """At the end of an experiment: move to its successor if this member is on its roster."""
+        successor = self.ledger.successor()
+        if successor is None or self.open_successor is None or self.left_line_at is not None:
+            return Action.FINISHED
+        ledger, initial_cid = self.open_successor(successor)
+        if self.ledger.account.lower() not in {m.address.lower() for m in ledger.members()}:
+            self.left_line_at = successor
+            log.warning("%s stops: the experiment was succeeded by %s, whose roster does not include this "
+                        "member (%s); the line goes on without it", self.group, successor, self.ledger.account)
+            return Action.FINISHED
+        log.info("%s follows the experiment to its successor %s", self.group, successor)
+        self.ledger = ledger
+        self.initial_cid = initial_cid
+        self._initial_pinned = False
+        self._tended = 0
+        self._rejected = {}
+        return Action.FOLLOWED
 
     # ------------------------------------------------------------------ the three actions
 

@@ -8,15 +8,16 @@ pure-Python model of the contract, with the chain's proposers and clock fed in).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from eth_utils import to_checksum_address
 
 from learnledger.audit.fetch import ContractViews
 from learnledger.audit.findings import Finding
 from learnledger.audit.rebuild import Rebuilt
-from learnledger.ledger.api import ContractRevert, RoundRecord, RoundState
-from learnledger.ledger.params import Deployment, ExperimentParams
-from learnledger.ledger.reference import ReferenceLedger
+from learnledger.ledger.api import ContractRevert, RoundRecord, RoundState, SuccessionState
+from learnledger.ledger.params import ZERO_ADDRESS, Deployment, ExperimentParams
+from learnledger.ledger.reference import ReferenceLedger, SuccessorViews
 
 ZERO_DIGEST = bytes(32)
 
@@ -81,6 +82,7 @@ def check_terms(rebuilt: Rebuilt, views: ContractViews, recorded: ExperimentPara
     if events.members != views.members or events.group_names != views.group_names:
         findings.append(Finding("terms", 0, f"the roster in the events ({len(events.members)} members) differs "
                                             f"from the contract's members() ({len(views.members)})"))
+    events = replace(events, predecessor=views.predecessor or ZERO_ADDRESS)  # a view, not in the events
     if recorded is not None and recorded != events:
         differing = [name for name in recorded.__dataclass_fields__
                      if getattr(recorded, name) != getattr(events, name)]
@@ -190,7 +192,7 @@ def check_head(rebuilt: Rebuilt, views: ContractViews, records: list[RoundRecord
                                            f"contract's currentRound is {views.current_round}: the event range "
                                            "was cut short or logs are missing"))
     max_rounds = params.max_rounds if params else 0
-    finished = max_rounds != 0 and last_final and last.round >= max_rounds
+    finished = (max_rounds != 0 and last_final and last.round >= max_rounds) or rebuilt.handed_over is not None
     if views.finished != finished:
         findings.append(Finding("head", 0, f"isFinished is {views.finished}, the events imply {finished}"))
     accepted = [r.round for r in records if r.state is RoundState.ACCEPTED]
@@ -201,7 +203,8 @@ def check_head(rebuilt: Rebuilt, views: ContractViews, records: list[RoundRecord
     return findings
 
 
-def check_replay(rebuilt: Rebuilt, params: ExperimentParams | None, times: dict[int, int]) -> list[Finding]:
+def check_replay(rebuilt: Rebuilt, params: ExperimentParams | None, times: dict[int, int],
+                 address: str = ZERO_ADDRESS) -> list[Finding]:
     """Replay every event through the reference rules, on the chain's clock and with its proposers.
 
     The rules must allow each recorded action and reach the same outcome and shared model
@@ -217,21 +220,47 @@ def check_replay(rebuilt: Rebuilt, params: ExperimentParams | None, times: dict[
         trail = rebuilt.rounds.get(number)
         return trail.proposer if trail else fallback
 
-    reference = ReferenceLedger(params, clock=lambda: now[0], proposer_source=proposer_of)
+    proposed = {to_checksum_address(e.args["successor"]): bytes(e.args["modelDigest"])
+                for e in rebuilt.successions if e.name == "SuccessionProposed"}
+
+    def successor_views(successor: str) -> SuccessorViews | None:
+        """As the contract read them at the proposal (the line audit checks the successor itself)."""
+        digest = proposed.get(to_checksum_address(successor))
+        return None if digest is None else SuccessorViews(address, digest, 1)
+
+    reference = ReferenceLedger(params, clock=lambda: now[0], proposer_source=proposer_of, address=address,
+                                successor_views=successor_views)
     findings: list[Finding] = []
     salts: dict[tuple[int, str], bytes] = {}
     for event in rebuilt.events:
         if event.name in ("ExperimentCreated", "MemberRegistered", "VotesSealed"):
             continue
         now[0] = times.get(event.block, now[0])
-        number = int(event.args["round"])
+        number = int(event.args.get("round", 0))
         try:
+            if event.name.startswith("Succession"):
+                _replay_succession(reference, event.name, event.args, findings)
+                continue
             _replay_one(reference, event.name, event.args, number, findings, salts)
         except ContractRevert as refusal:
             findings.append(Finding("rules", number, f"{event.name} in transaction {event.tx_hash} breaks the "
                                                      f"round rules: {refusal}; replay stopped here"))
             break
     return findings
+
+
+def _replay_succession(reference: ReferenceLedger, name: str, args: dict, findings: list[Finding]) -> None:
+    say: Callable[[str], None] = lambda message: findings.append(Finding("succession", 0, message))
+    if name == "SuccessionProposed":
+        reference.propose_successor(to_checksum_address(args["proposer"]), to_checksum_address(args["successor"]))
+    elif name == "SuccessionVoteCast":
+        reference.vote_succession(to_checksum_address(args["voter"]), bool(args["approve"]))
+    elif name == "SuccessionDecided":
+        if reference.succession_state().is_pending:
+            reference.finalize_succession()
+        outcome, state = SuccessionState(int(args["outcome"])), reference.succession_state()
+        if state is not outcome:
+            say(f"succession {int(args['number'])} decided as {outcome.name}; by the rules it is {state.name}")
 
 
 def _replay_one(reference: ReferenceLedger, name: str, args: dict, number: int,

@@ -31,7 +31,7 @@ BATCH_SIZE = 500
 
 AUDITED_EVENTS = (
     "ExperimentCreated", "MemberRegistered", "VotesSealed", "RoundOpened", "WeightsProposed", "VoteCommitted",
-    "VoteRevealed", "VoteCast", "RoundFinalized",
+    "VoteRevealed", "VoteCast", "RoundFinalized", "SuccessionProposed", "SuccessionVoteCast", "SuccessionDecided",
 )
 
 
@@ -83,6 +83,10 @@ class ContractViews:
     terms: dict[str, Any] = field(default_factory=dict)
     round_info: dict[int, dict[str, Any]] = field(default_factory=dict)
     has_voted: dict[tuple[int, str], bool] = field(default_factory=dict)
+    predecessor: str | None = None
+    """The experiment this one succeeds (None for the first of a line)."""
+    successor: str | None = None
+    """The experiment that took this one over (None if none did)."""
 
 
 class Rpc:
@@ -365,8 +369,11 @@ def _read_contract_views(views: ContractViews, reader: ViewReader, rounds: Seque
                          votes: Sequence[tuple[int, str]]) -> None:
     terms = ("thresholdBps", "proposalWindow", "voteWindow", "maxRounds", "specDigest", "initialDigest",
              "revealWindow")
-    head = reader.calls([(name, []) for name in ("currentRound", "isFinished", "currentModel", "members", *terms)])
-    (current,), (finished,), (digest, model_round), (members,), *values = head
+    head = reader.calls([(name, []) for name in ("currentRound", "isFinished", "currentModel", "members",
+                                                 "predecessor", "successor", *terms)])
+    (current,), (finished,), (digest, model_round), (members,), (predecessor,), (successor,), *values = head
+    views.predecessor = None if int(predecessor, 16) == 0 else Web3.to_checksum_address(predecessor)
+    views.successor = None if int(successor, 16) == 0 else Web3.to_checksum_address(successor)
     views.current_round, views.finished = int(current), bool(finished)
     views.model_digest, views.model_round = bytes(digest), int(model_round)
     views.members = tuple(Web3.to_checksum_address(m) for m in members)

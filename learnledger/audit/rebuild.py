@@ -65,6 +65,16 @@ class Rebuilt:
     rounds: dict[int, RoundTrail]
     anomalies: list[Finding]
     events: list[ChainEvent]
+    successions: list[ChainEvent] = field(default_factory=list)
+    """The succession events (proposed, votes, decided), in chain order."""
+
+    @property
+    def handed_over(self) -> ChainEvent | None:
+        """The accepted ``SuccessionDecided``: where this experiment handed over, if it did."""
+        from learnledger.ledger.api import SuccessionState
+
+        return next((e for e in self.successions if e.name == "SuccessionDecided"
+                     and int(e.args["outcome"]) == SuccessionState.ACCEPTED), None)
 
     @property
     def groups(self) -> dict[str, str]:
@@ -90,6 +100,7 @@ def rebuild(events: list[ChainEvent]) -> Rebuilt:
     members: dict[int, Member] = {}
     rounds: dict[int, RoundTrail] = {}
     anomalies: list[Finding] = []
+    successions: list[ChainEvent] = []
 
     def anomaly(round: int, message: str) -> None:
         anomalies.append(Finding("events", round, message))
@@ -120,6 +131,8 @@ def rebuild(events: list[ChainEvent]) -> Rebuilt:
                 continue
             rounds[number] = RoundTrail(number, to_checksum_address(args["proposer"]), place,
                                         int(args["proposalDeadline"]))
+        elif event.name.startswith("Succession"):
+            successions.append(event)
         else:
             number = int(args["round"])
             trail = rounds.get(number)
@@ -128,7 +141,8 @@ def rebuild(events: list[ChainEvent]) -> Rebuilt:
                                 "in the events read (was the block range cut short at its start?)")
                 continue
             _fold_round_event(trail, event, place, anomaly)
-    return Rebuilt(terms, created, tuple(members[i] for i in sorted(members)), rounds, anomalies, events)
+    return Rebuilt(terms, created, tuple(members[i] for i in sorted(members)), rounds, anomalies, events,
+                   successions)
 
 
 def _fold_round_event(trail: RoundTrail, event: ChainEvent, place: Place, anomaly: Any) -> None:

@@ -111,11 +111,13 @@ def valuation_table(values: Sequence[GroupValue]) -> Table:
 
 def draw_history(rows: Sequence[Mapping[str, Any]], groups: Sequence[str], path: Path, title: str,
                  terms: ExperimentTerms | None = None,
-                 final_test_scores: Mapping[str, float] | None = None) -> None:
+                 final_test_scores: Mapping[str, float] | None = None,
+                 marks: Sequence[tuple[float, str]] = ()) -> None:
     """The paper's Figure 2 from the rows (``learnledger.report.history_plot``)."""
     from learnledger.report.history_plot import plot_history
 
-    plot_history(rows, list(groups), path, title=title, terms=terms, final_test_scores=final_test_scores)
+    plot_history(rows, list(groups), path, title=title, terms=terms, final_test_scores=final_test_scores,
+                 marks=marks)
 
 
 def valuation_png(values: Sequence[GroupValue]) -> bytes:

@@ -156,7 +156,7 @@ def audit(
     findings.extend(checks.check_votes(rebuilt, views))
     findings.extend(checks.check_views(rebuilt, views))
     findings.extend(checks.check_head(rebuilt, views, records, params))
-    findings.extend(checks.check_replay(rebuilt, params, times))
+    findings.extend(checks.check_replay(rebuilt, params, times, address))
     lap("checks")
 
     rows.extend(_row(record, rebuilt, gas, times) for record in records)

@@ -71,6 +71,10 @@ def audit_command(
     out: Optional[Path] = typer.Option(
         None, "--out", help="Write the experiment's outputs here, as `learnledger run` does: rounds.jsonl, "
         "history.png, summary.json, plus report.html."),
+    line: bool = typer.Option(
+        False, "--line", help="Audit the whole line of experiments this one belongs to (by succession), "
+        "first to last: each experiment, every hand-over, and the rounds numbered continuously "
+        "(--plot draws them all, the roster changes marked)."),
 ) -> None:
     """Rebuild every round from the chain's events and check it against the contract and the rules.
 
@@ -87,9 +91,77 @@ def audit_command(
         usage(f"--out {out} is a file; name a folder for the outputs")
     if experiment is not None and not experiment.is_file():
         usage(f"--experiment {experiment}: no such experiment file; pass the .toml the contract was deployed from")
+    if line:
+        given = [name for name, value in (("--from-block", from_block), ("--to-block", to_block),
+                                          ("--confirmations", confirmations), ("--evaluate", evaluate),
+                                          ("--html", html_out), ("--out", out)) if value is not None]
+        if given:
+            usage(f"--line audits every experiment whole; leave out {', '.join(given)}")
+        with ExitStack() as resources:
+            _audit_line(resources, deployment, rpc, address, ipfs, store_dir, verify, jsonl_out, as_json, plot,
+                        experiment)
+        return
     with ExitStack() as resources:
         _audit(resources, deployment, rpc, address, ipfs, store_dir, verify, jsonl_out, as_json, plot,
                html_out, evaluate, from_block, to_block, confirmations, rows_shown, experiment, out)
+
+
+def _audit_line(resources: ExitStack, deployment: Optional[Path], rpc: Optional[str], address: Optional[str],
+                ipfs: Optional[str], store_dir: Optional[Path], verify: bool, json_out: Optional[Path],
+                as_json: bool, plot: Optional[Path], experiment: Optional[Path]) -> None:
+    """``audit --line``: every experiment of the line, each hand-over, the continuous history."""
+    from learnledger.audit.fetch import ChainUnreachable
+    from learnledger.audit.line import audit_line
+    from learnledger.audit.render import draw_history
+    from learnledger.audit.terms import gather_terms
+    from learnledger.ledger.api import LedgerError
+    from learnledger.report.rounds import write_jsonl
+    from learnledger.store.api import StoreUnreachable
+
+    store = _store(ipfs, store_dir, deployment) if (verify or ipfs or store_dir) else None
+    record, w3, contract = _connect(deployment, rpc, address, resources)
+    say = (lambda text: err_console.print(f"[dim]{escape(text)}[/]")) if as_json else (
+        lambda text: console.print(f"[dim]{escape(text)}[/]"))
+    try:
+        report = audit_line(w3, contract, store=store if verify else None, on_step=say)
+    except LedgerError as error:
+        fail(f"cannot follow the line of {contract}: {error}", UNREACHABLE)
+    except ChainUnreachable as error:
+        fail(f"the chain could not be reached: {error}", UNREACHABLE)
+    except StoreUnreachable as error:
+        fail(f"the store could not be reached: {error}", UNREACHABLE)
+    rows = report.rows
+    if json_out is not None:
+        write_jsonl(json_out, rows)
+    if plot is not None:
+        terms = gather_terms(report.reports[-1], None, store, experiment, on_step=say).terms
+        draw_history(rows, report.groups, plot, title=f"{terms.name or 'experiment'}: a line of "
+                     f"{len(report.reports)} deployments", terms=terms,
+                     marks=[(change.after_round + 0.5, change.label) for change in report.changes])
+    verdict = {
+        "ok": report.ok,
+        "experiments": [{"address": r.address, "first_round": offset + 1, "rounds": len(r.rows),
+                         "findings": len(r.findings)} for r, offset in zip(report.reports, report.offsets)],
+        "handovers": [{"after_round": c.after_round, "successor": c.successor, "joined": list(c.joined),
+                       "left": list(c.left)} for c in report.changes],
+        "rounds": len(rows),
+        "findings": [{"check": f.check, "round": f.round, "message": f.message} for f in report.findings],
+    }
+    if as_json:
+        print_json(verdict)
+    else:
+        for entry in verdict["experiments"]:
+            console.print(f"{entry['address']}: rounds {entry['first_round']}..{entry['first_round'] + entry['rounds'] - 1}"
+                          f" of the line, {entry['findings']} findings", soft_wrap=True)
+        for change in report.changes:
+            console.print(f"hand-over after round {change.after_round} to {change.successor}: {change.label}",
+                          soft_wrap=True)
+        for finding in report.findings:
+            console.print(f"[red]finding[/] {escape(finding.check)}: {escape(finding.message)}", soft_wrap=True)
+        console.print(f"the line: {len(report.reports)} experiments, {len(rows)} rounds; "
+                      + ("every check holds" if report.ok else f"{len(report.findings)} findings"))
+    if not report.ok:
+        raise typer.Exit(CHECK_FAILED)
 
 
 def _audit(resources: ExitStack, deployment: Optional[Path], rpc: Optional[str], address: Optional[str],

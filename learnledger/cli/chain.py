@@ -136,6 +136,7 @@ DEV_KEY_LABEL = "PUBLIC anvil devnet key from the well-known test mnemonic: neve
 
 
 def deploy_command(
+    ctx: typer.Context,
     rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of the chain, e.g. http://127.0.0.1:8545."),
     members: Optional[str] = typer.Option(
         None, "--members", help="Member addresses, comma-separated (1 to 256), in the order of the "
@@ -177,11 +178,17 @@ def deploy_command(
                                        "store to put the spec and initial weights in."),
     store: Optional[Path] = typer.Option(None, "--store", help="With --experiment: embedded store "
                                          "folder (when no --ipfs)."),
+    successor_of: Optional[str] = typer.Option(
+        None, "--successor-of", help="Deploy a successor of the experiment at this address: its "
+        "terms and model spec, its current shared model as initial weights, the roster given "
+        "(names default to the predecessor's for members it had). --threshold-bps, windows and "
+        "--max-rounds, when given, replace its terms. Then `learnledger succession propose`."),
 ) -> None:
     """Deploy an experiment's contract; print its address and write deployment.json.
 
     Give --experiment FILE (the agents need its model spec and initial weights in the store), or,
-    for a contract that agents will not run, both --spec-digest and --initial-digest.
+    for a contract that agents will not run, both --spec-digest and --initial-digest, or
+    --successor-of ADDRESS to take an experiment's terms and model over.
     """
     from learnledger.ledger.api import LedgerError
     from learnledger.ledger.deploy import deploy
@@ -195,6 +202,17 @@ def deploy_command(
     checks.writable_file("--out", out)
     checks.existing_file("--experiment", experiment)
     checks.existing_file("--members-file", members_file)
+    if successor_of is not None:
+        if experiment is not None or spec_digest is not None or initial_digest is not None:
+            usage("--successor-of takes the model spec and the initial weights from the predecessor; "
+                  "leave out --experiment, --spec-digest and --initial-digest")
+        given = {name: value for name, value in (("threshold_bps", threshold_bps),
+                                                 ("proposal_window", proposal_window),
+                                                 ("vote_window", vote_window), ("max_rounds", max_rounds))
+                 if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"}
+        _deploy_successor(rpc, successor_of, members, members_file, names, given,
+                          (key, keyfile, keystore, password_file), out, as_json)
+        return
     if experiment is None and (spec_digest is None or initial_digest is None):
         usage("give --experiment FILE (its model spec and initial weights are put in the store, where "
               "agents fetch them), or both --spec-digest and --initial-digest of a spec and weights "
@@ -250,6 +268,75 @@ def deploy_command(
                   f"block {deployment.block}); record written to {out}", soft_wrap=True)
     console.print("roster: " + ", ".join(f"{group} {address}" for group, address
                                          in zip(params.group_names, params.members)), soft_wrap=True)
+
+
+def _deploy_successor(rpc: str, predecessor_address: str, members: str | None, members_file: Path | None,
+                      names: str | None, terms: dict[str, int], keys: tuple, out: Path,  # type: ignore[type-arg]
+                      as_json: bool) -> None:
+    """``deploy --successor-of``: the predecessor's terms and model, the roster given."""
+    from dataclasses import replace
+
+    from eth_utils import is_address
+
+    from learnledger.ledger.api import LedgerError
+    from learnledger.ledger.deploy import deploy
+    from learnledger.ledger.line import deployment_at, successor_params
+
+    if not is_address(predecessor_address):
+        usage(f"--successor-of must be the predecessor's contract address (0x and 40 hex digits); "
+              f"received: {predecessor_address!r}")
+    if (members is None) == (members_file is None):
+        usage("give the successor's roster with exactly one of --members 0xA,0xB,... or --members-file FILE")
+    if members_file is not None:
+        roster, file_groups = read_members_file(members_file, None)
+    else:
+        assert members is not None
+        roster, file_groups = parse_addresses(members), None
+    if not roster:
+        usage("the successor's roster is empty; give at least one member")
+    w3 = connect_or_exit(rpc)
+    try:
+        predecessor = deployment_at(w3, predecessor_address, rpc)
+    except LedgerError as error:
+        usage(f"--successor-of {predecessor_address}: {error}")
+    if _successor_named(w3, predecessor.address):
+        usage(f"the experiment at {predecessor.address} already has a successor; deploy a successor of "
+              "the last experiment of its line")
+    known = dict(zip(predecessor.params.members, predecessor.params.group_names))
+    groups = (split_list(names) if names is not None else file_groups
+              or [known.get(address, f"group-{i + 1}") for i, address in enumerate(roster)])
+    if len(groups) != len(roster):
+        usage(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
+    from learnledger.cli.account import resolve_key
+
+    secret = resolve_key(*keys, "the deployer's")
+    try:
+        params = replace(successor_params(w3, predecessor, tuple(roster), tuple(groups)), **terms)
+        deployment = deploy(w3, secret, params, rpc_url=rpc)
+    except LedgerError as error:
+        fail(f"deploy refused: {error}")
+    try:
+        deployment.save(out)
+    except OSError as error:
+        fail(f"deployed at {deployment.address}, but cannot write {str(out)!r}: {error.strerror}; "
+             "choose another --out")
+    if as_json:
+        print_json(json.loads(deployment.to_json()))
+        return
+    console.print(f"deployed successor at [bold]{deployment.address}[/] of {predecessor.address} "
+                  f"(chain {deployment.chain_id}, block {deployment.block}), starting from its shared "
+                  f"model 0x{params.initial_digest.hex()}; record written to {out}", soft_wrap=True)
+    console.print("roster: " + ", ".join(f"{group} {address}" for group, address
+                                         in zip(params.group_names, params.members)), soft_wrap=True)
+    console.print(f"next: a member of {predecessor.address} runs `learnledger succession propose "
+                  f"--successor {deployment.address}`", soft_wrap=True)
+
+
+def _successor_named(w3, address: str) -> bool:  # type: ignore[no-untyped-def]
+    from learnledger.ledger.artifact import load_artifact
+
+    found = w3.eth.contract(address=address, abi=load_artifact().abi).functions.successor().call()
+    return int(found, 16) != 0
 
 
 def connect_or_exit(rpc: str, timeout: float | None = None):  # type: ignore[no-untyped-def]

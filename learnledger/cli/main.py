@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperOption
 
 from learnledger.cli import (account, audit, chain, compete, consortium, data, experiment, ipfs,
-                             store, vote, watch)
+                             store, succession, vote, watch)
 from learnledger.cli.console import CliError, console, exit_with
 
 app = typer.Typer(
@@ -56,7 +56,7 @@ def _options(
     """Collaborative learning for research groups, recorded on an Ethereum contract."""
 
 
-for family in (chain, consortium, account, store, ipfs, data, experiment, vote, audit, watch, compete):
+for family in (chain, consortium, account, store, ipfs, data, experiment, vote, succession, audit, watch, compete):
     family.register(app)
 
 

@@ -73,6 +73,44 @@ class RoundState(IntEnum):
         return self in (RoundState.PROPOSAL_EXPIRED, RoundState.VOTING_CLOSED)
 
 
+class SuccessionState(IntEnum):
+    """Where the latest succession proposal stands (the Solidity enum ``SuccessionState``, in order)."""
+
+    NONE = 0
+    """No succession proposed yet."""
+    VOTING = 1
+    """Proposed; votes open until every eligible member voted or the vote deadline passes."""
+    VOTING_CLOSED = 2
+    """Every vote in, or the deadline passed: ``finalize_succession`` decides it between rounds."""
+    ACCEPTED = 3
+    """The successor is recorded; this experiment opens no more rounds."""
+    REJECTED = 4
+    """Too few approvals: nothing changed."""
+    LAPSED = 5
+    """Approved, but a round accepted meanwhile changed the shared model: nothing changed."""
+
+    @property
+    def is_pending(self) -> bool:
+        return self in (SuccessionState.VOTING, SuccessionState.VOTING_CLOSED)
+
+
+@dataclass(frozen=True)
+class Succession:
+    """The latest succession proposal: its state (``successionState()``) and what its events say."""
+
+    state: SuccessionState
+    number: int
+    """Counts proposals from 1; 0 before the first."""
+    successor: str | None
+    proposer: str | None
+    vote_deadline: int
+    """The last second a vote is accepted (unix time)."""
+    voters: tuple[str, ...]
+    """Who voted on it, in order."""
+    approvals: int
+    rejections: int
+
+
 @dataclass(frozen=True)
 class Member:
     """A research group on the roster: its account and its human-readable group name."""
@@ -234,4 +272,8 @@ class Ledger(Protocol):
 
     def history(self) -> list[RoundRecord]:
         """Every opened round, oldest first, rebuilt from the record (events, for the contract)."""
+        ...
+
+    def successor(self) -> str | None:
+        """The experiment that took this one over by succession, or None."""
         ...

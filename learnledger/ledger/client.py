@@ -15,6 +15,8 @@ from learnledger.ledger.api import (
     RoundRecord,
     RoundState,
     SharedModel,
+    Succession,
+    SuccessionState,
 )
 from learnledger.ledger.artifact import load_artifact
 from learnledger.ledger.chain import chain_clock
@@ -153,6 +155,25 @@ class ContractLedger:
         deadline = int(self._view("deadlineOf", round))
         return None if deadline == 0 else deadline - self._clock()
 
+    def predecessor(self) -> str | None:
+        """The experiment this one succeeds, or None for the first of a line."""
+        return _address_or_none(self._view("predecessor"))
+
+    def successor(self) -> str | None:
+        """The experiment that took this one over by an accepted succession, or None."""
+        return _address_or_none(self._view("successor"))
+
+    def initial_digest(self) -> bytes:
+        """The digest of the weights this experiment started from (its round 0 model)."""
+        return bytes(self._view("initialDigest"))
+
+    def succession(self) -> Succession:
+        """The latest succession proposal: its state from the contract, the rest from its events
+        (state NONE and zeros before the first)."""
+        state = SuccessionState(self._view("successionState"))
+        events = list(self._events.logs(self.deployment.block, ("SuccessionProposed", "SuccessionVoteCast")))
+        return fold_succession(state, events)
+
     def history(self) -> list[RoundRecord]:
         """Every round so far, from the events; the open round's state from the contract.
 
@@ -200,10 +221,38 @@ class ContractLedger:
     def finalize(self, round: int) -> None:
         self._send("finalize", round)
 
+    def propose_successor(self, successor: str) -> None:
+        self._send("proposeSuccessor", Web3.to_checksum_address(successor))
+
+    def vote_succession(self, approve: bool) -> None:
+        self._send("voteSuccession", approve)
+
+    def finalize_succession(self) -> None:
+        self._send("finalizeSuccession")
+
     @property
     def last_gas_used(self) -> int:
         """Gas of this handle's last transaction (for the gas benchmark)."""
         return self._sender.last_gas_used
+
+
+def fold_succession(state: SuccessionState, events: list[tuple[str, dict[str, Any]]]) -> Succession:
+    """The latest succession from its events (``SuccessionProposed`` then its votes) and its state."""
+    proposed = [args for name, args in events if name == "SuccessionProposed"]
+    if not proposed:
+        return Succession(state, 0, None, None, 0, (), 0, 0)
+    latest = proposed[-1]
+    number = int(latest["number"])
+    votes = [(Web3.to_checksum_address(args["voter"]), bool(args["approve"])) for name, args in events
+             if name == "SuccessionVoteCast" and int(args["number"]) == number]
+    approvals = sum(approve for _, approve in votes)
+    return Succession(state, number, Web3.to_checksum_address(latest["successor"]),
+                      Web3.to_checksum_address(latest["proposer"]), int(latest["voteDeadline"]),
+                      tuple(voter for voter, _ in votes), approvals, len(votes) - approvals)
+
+
+def _address_or_none(value: str) -> str | None:
+    return None if int(value, 16) == 0 else Web3.to_checksum_address(value)
 
 
 def _struct_components(abi: list[dict[str, Any]], function: str) -> list[dict[str, Any]]:

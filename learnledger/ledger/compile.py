@@ -35,17 +35,13 @@ newer forks (eth-tester's Prague, anvil's) run older code unchanged. Shanghai wo
 which a London chain rejects as an invalid opcode. Cost of the older target, measured on a
 5-member round: see docs/gas.md."""
 
-OPTIMIZER_RUNS = 2_000
-"""One deployment, then many rounds of calls: optimise for the calls, as far as the roster cap
-allows. Measured with the IR pipeline on a 5-member round (before sealed votes): runs=200 costs
-36,983 gas per vote, 10,000 costs 36,883, 1,000,000 costs 36,878 for a 9% larger contract. With
-sealed votes, runs=10,000 (and 5,000) inline so much that the creation code grows from 15.1 kB to
-18.5 kB, and a 256-member deployment (its roster and group names as constructor arguments, 33 kB)
-passes the 49,152-byte initcode limit of EIP-3860 (Shanghai on, eth-tester's and anvil's rules);
-2,000 keeps it 15.1 kB, ~700 bytes inside the limit. The gas it costs is in docs/gas.md."""
-
-COMPETITION_OPTIMIZER_RUNS = 10_000
-"""ModelCompetition keeps runs=10,000: its deployment has no roster to fit beside it."""
+OPTIMIZER_RUNS = 10_000
+"""One deployment, then many rounds of calls: optimise for the calls. Measured with the IR
+pipeline on a 5-member round: runs=200 costs 36,983 gas per vote, 10,000 costs 36,883, 1,000,000
+costs 36,878 for a 9% larger contract; 10,000 takes nearly all the gain. The size that matters is
+EIP-3860's 49,152 bytes of creation code plus constructor arguments: with sealed votes and
+succession the code is 22.6 kB, and a full 256-member roster adds 16.7 kB of arguments (group
+names as bytes32 words; as strings they took 33 kB, which did not fit beside this code)."""
 
 VIA_IR = True
 """The IR pipeline packs the round's storage slot better: 36,883 gas per vote against 37,436 with
@@ -75,8 +71,7 @@ class CompilerNotFound(LedgerError):
 def compiler_settings(sources: tuple[str, ...] = SOURCES) -> dict[str, Any]:
     """The solc settings, part of the artifact so a build can be reproduced from it alone."""
     return {
-        "optimizer": {"enabled": True,
-                      "runs": COMPETITION_OPTIMIZER_RUNS if sources == COMPETITION_SOURCES else OPTIMIZER_RUNS},
+        "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
         "viaIR": VIA_IR,
         "evmVersion": EVM_VERSION,
         "outputSelection": {

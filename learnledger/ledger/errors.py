@@ -12,7 +12,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
-from learnledger.ledger.api import ContractRevert, RoundState
+from learnledger.ledger.api import ContractRevert, RoundState, SuccessionState
 
 
 def expected_states(bitmap: bytes | int) -> tuple[RoundState, ...]:
@@ -35,6 +35,12 @@ def hint_for(name: str, args: tuple[Any, ...]) -> str:
             f"round {round_} is {RoundState(current).name}, the action needs {wanted}; "
             "read current_round() and round_state() and act on the round now open"
         )
+    if name == "SuccessionUnexpectedState":
+        current, allowed = args
+        bits = int.from_bytes(allowed, "big")
+        wanted = " or ".join(s.name for s in SuccessionState if bits >> s & 1)
+        return (f"the latest succession is {SuccessionState(current).name}, the action needs {wanted}; "
+                "see `learnledger succession status`")
     hints = {
         "ProposalUnauthorized": "only the round's drawn proposer may propose; see proposer_of(round)",
         "ProposalDigestEmpty": "pass the sha256 digest of the weights' bytes",
@@ -58,6 +64,17 @@ def hint_for(name: str, args: tuple[Any, ...]) -> str:
         "ExperimentThresholdInvalid": "the threshold is in basis points, 1 to 10000 (5000 = half)",
         "ExperimentWindowInvalid": "both windows are in seconds and must be at least 1",
         "ExperimentDigestEmpty": "pass the sha256 digests of the model spec and the initial weights",
+        "SuccessionCallerNotMember": "only members on the roster propose or vote on a successor",
+        "SuccessionVoterIsProposer": "the member who proposed the successor does not vote on it",
+        "SuccessionVoterAlreadyVoted": "each member votes once per succession proposal",
+        "SuccessionRoundInProgress": "the round in progress must be finalized first; the next one "
+                                     "waits for the succession",
+        "SuccessorNotExperiment": "the successor address holds no experiment contract; deploy one "
+                                  "with `learnledger deploy --successor-of`",
+        "SuccessorPredecessorMismatch": "deploy the successor with --successor-of this experiment's address",
+        "SuccessorInitialDigestMismatch": "the successor must start from this experiment's current "
+                                          "shared model; deploy it again with --successor-of",
+        "SuccessorRosterEmpty": "the successor needs at least one member",
     }
     return hints.get(name, "")
 

@@ -9,6 +9,12 @@ from typing import Any
 
 from learnledger.ledger.api import DEFAULT_THRESHOLD_BPS, LedgerError
 
+ZERO_ADDRESS = "0x" + "00" * 20
+
+GROUP_NAME_BYTES = 32
+"""A group name is one word on-chain (the constructor takes ``bytes32[]``), so at most 32 bytes."""
+"""No predecessor: the first experiment of a line."""
+
 MAX_MEMBERS = 256
 """The contract's roster limit (one bit per member in a 256-bit word)."""
 
@@ -28,6 +34,8 @@ class ExperimentParams:
         max_rounds: the experiment ends after this many rounds; 0 = unlimited. Default 0.
         reveal_window: seconds for reveals after the vote window; 0 = open votes, anything more
             seals the votes (commit, then reveal). Default 0.
+        predecessor: the experiment this one succeeds (its initial weights are that one's shared
+            model, see ``docs/succession.md``); the zero address for the first. Default zero.
     """
 
     members: tuple[str, ...]
@@ -41,6 +49,7 @@ class ExperimentParams:
     vote_window: int = 3600
     max_rounds: int = 0
     reveal_window: int = 0
+    predecessor: str = ZERO_ADDRESS
 
     def __post_init__(self) -> None:
         # Tuples even when given lists, so the params stay hashable and comparable.
@@ -51,12 +60,18 @@ class ExperimentParams:
             if not isinstance(value, (bytes, bytearray)) or len(value) != 32:
                 raise LedgerError(f"{name} must be 32 bytes (a sha256 digest), received: {value!r}")
             object.__setattr__(self, name, bytes(value))
+        for index, group in enumerate(self.group_names):
+            encoded = str(group).encode("utf-8")
+            if len(encoded) > GROUP_NAME_BYTES or b"\0" in encoded:
+                raise LedgerError(f"group name {index + 1} ({group!r}) must be at most {GROUP_NAME_BYTES} bytes "
+                                  f"of UTF-8 without NUL ({len(encoded)} bytes): the contract keeps each name in one "
+                                  "word; choose a shorter name")
 
     def constructor_args(self) -> tuple[Any, ...]:
         """The arguments in the order the contract's constructor takes them."""
         return (
             list(self.members),
-            list(self.group_names),
+            [group.encode("utf-8").ljust(GROUP_NAME_BYTES, b"\0") for group in self.group_names],
             self.threshold_bps,
             self.proposal_window,
             self.vote_window,
@@ -66,6 +81,7 @@ class ExperimentParams:
             self.initial_cid,
             self.max_rounds,
             self.reveal_window,
+            self.predecessor,
         )
 
     def to_dict(self) -> dict[str, Any]:

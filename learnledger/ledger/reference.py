@@ -28,6 +28,8 @@ from learnledger.ledger.api import (
     RoundRecord,
     RoundState,
     SharedModel,
+    Succession,
+    SuccessionState,
     Vote,
 )
 from learnledger.ledger.errors import hint_for, state_bitmap
@@ -41,6 +43,36 @@ MAX_SCORE = 100_000_000
 
 DECIDED = state_bitmap(RoundState.PROPOSAL_EXPIRED, RoundState.VOTING_CLOSED)
 OPENED = state_bitmap(*(s for s in RoundState if s is not RoundState.UNOPENED))
+SUCCESSION_OPEN = sum(1 << s for s in (SuccessionState.NONE, SuccessionState.REJECTED,
+                                       SuccessionState.LAPSED)).to_bytes(32, "big")
+
+
+def succession_bitmap(*states: SuccessionState) -> bytes:
+    """A bytes32 with one bit per allowed succession state (``SuccessionUnexpectedState``'s)."""
+    return sum(1 << state for state in states).to_bytes(32, "big")
+
+
+@dataclass(frozen=True)
+class SuccessorViews:
+    """What ``proposeSuccessor`` reads from a proposed successor."""
+
+    predecessor: str
+    initial_digest: bytes
+    member_count: int
+
+
+@dataclass
+class _Succession:
+    """The contract's ``_succession`` slot, plus who voted."""
+
+    number: int
+    successor: str
+    proposed_at: int
+    proposer_index: int
+    approvals: int = 0
+    rejections: int = 0
+    outcome: SuccessionState = SuccessionState.NONE
+    voters: list[str] = field(default_factory=list)
 
 
 def _refuse(name: str, *args: object) -> ContractRevert:
@@ -106,6 +138,9 @@ class ReferenceLedger:
         seed: seeds the proposer draw. Default 0.
         proposer_source: if given, names the proposer of each round as it opens, instead of the
             seeded draw (differential tests pass the contract's ``proposerOf``).
+        address: this experiment's address (what a successor must name as its predecessor).
+        successor_views: reads a proposed successor's views; None where no experiment answers
+            (differential tests read the chain; a reference line passes its ledgers').
     """
 
     max_members: int = MAX_MEMBERS
@@ -117,6 +152,8 @@ class ReferenceLedger:
         clock: Callable[[], float],
         seed: int | str | bytes = 0,
         proposer_source: Callable[[int], str] | None = None,
+        address: str = ZERO_ADDRESS,
+        successor_views: Callable[[str], SuccessorViews | None] | None = None,
     ) -> None:
         validate_params(params, self.max_members)
         self.params = params
@@ -128,6 +165,9 @@ class ReferenceLedger:
         self._rounds: dict[int, _Round] = {}
         self._current = 1
         self._model_round = 0
+        self.address = to_checksum_address(address)
+        self._successor_views = successor_views or (lambda _address: None)
+        self._succession: _Succession | None = None
         self._open_round(1)
 
     def as_member(self, address: str) -> Ledger:
@@ -261,8 +301,101 @@ class ReferenceLedger:
         data.finalized_at = self._now()
         data.model_digest = self.current_model().digest
         self._current = round + 1
-        if self.params.max_rounds == 0 or round < self.params.max_rounds:
+        if (self.params.max_rounds == 0 or round < self.params.max_rounds) and not self._succession_pending():
             self._open_round(round + 1)
+
+    # ------------------------------------------------------------------------ succession
+
+    def succession_state(self) -> SuccessionState:
+        """The contract's ``_successionStateOf``."""
+        data = self._succession
+        if data is None:
+            return SuccessionState.NONE
+        if data.outcome is not SuccessionState.NONE:
+            return data.outcome
+        if data.approvals + data.rejections == len(self._members) - 1:
+            return SuccessionState.VOTING_CLOSED
+        open_ = self._now() <= data.proposed_at + self.params.vote_window
+        return SuccessionState.VOTING if open_ else SuccessionState.VOTING_CLOSED
+
+    def _succession_pending(self) -> bool:
+        return self._succession is not None and self._succession.outcome is SuccessionState.NONE
+
+    def _require_succession_state(self, allowed: bytes) -> None:
+        current = self.succession_state()
+        if not int.from_bytes(allowed, "big") >> current & 1:
+            raise _refuse("SuccessionUnexpectedState", current, allowed)
+
+    def _round_in_progress(self) -> bool:
+        data = self._rounds.get(self._current)
+        return data is not None and data.outcome is None
+
+    def propose_successor(self, caller: str, successor: str) -> None:
+        if caller not in self._index:
+            raise _refuse("SuccessionCallerNotMember", caller)
+        self._require_succession_state(SUCCESSION_OPEN)
+        successor = to_checksum_address(successor)
+        model = self.current_model().digest
+        views = self._successor_views(successor)
+        if views is None:
+            raise _refuse("SuccessorNotExperiment", successor)
+        named = to_checksum_address(views.predecessor)
+        if named != self.address:
+            raise _refuse("SuccessorPredecessorMismatch", successor, named)
+        if views.initial_digest != model:
+            raise _refuse("SuccessorInitialDigestMismatch", successor, views.initial_digest, model)
+        if views.member_count == 0:
+            raise _refuse("SuccessorRosterEmpty", successor)
+        number = self._succession.number + 1 if self._succession else 1
+        self._succession = _Succession(number, successor, self._now(), self._index[caller])
+
+    def vote_succession(self, caller: str, approve: bool) -> None:
+        self._require_succession_state(succession_bitmap(SuccessionState.VOTING))
+        data = self._succession
+        assert data is not None
+        if caller not in self._index:
+            raise _refuse("SuccessionCallerNotMember", caller)
+        if self._index[caller] == data.proposer_index:
+            raise _refuse("SuccessionVoterIsProposer", caller)
+        if caller in data.voters:
+            raise _refuse("SuccessionVoterAlreadyVoted", caller)
+        data.voters.append(caller)
+        if approve:
+            data.approvals += 1
+        else:
+            data.rejections += 1
+
+    def finalize_succession(self) -> None:
+        self._require_succession_state(succession_bitmap(SuccessionState.VOTING_CLOSED))
+        if self._round_in_progress():
+            raise _refuse("SuccessionRoundInProgress", self._current)
+        self._decide_succession()
+
+    def _decide_succession(self) -> None:
+        data = self._succession
+        assert data is not None
+        model = self.current_model().digest
+        if data.approvals * BPS < self.params.threshold_bps * (len(self._members) - 1):
+            data.outcome = SuccessionState.REJECTED
+        else:
+            views = self._successor_views(data.successor)
+            matches = views is not None and views.initial_digest == model
+            data.outcome = SuccessionState.ACCEPTED if matches else SuccessionState.LAPSED
+        if data.outcome is not SuccessionState.ACCEPTED and not self.is_finished():
+            self._open_round(self._current)
+
+    def successor(self) -> str | None:
+        data = self._succession
+        return data.successor if data and data.outcome is SuccessionState.ACCEPTED else None
+
+    def succession(self) -> Succession:
+        """What the contract's ``successionState()`` and succession events tell."""
+        data = self._succession
+        if data is None:
+            return Succession(SuccessionState.NONE, 0, None, None, 0, (), 0, 0)
+        return Succession(self.succession_state(), data.number, data.successor,
+                          self._members[data.proposer_index], data.proposed_at + self.params.vote_window,
+                          tuple(data.voters), data.approvals, data.rejections)
 
     def _eligible(self, round: int) -> int:
         """How many members may vote in ``round``: everyone but its proposer."""
@@ -288,7 +421,9 @@ class ReferenceLedger:
         return self._current
 
     def is_finished(self) -> bool:
-        return self.params.max_rounds != 0 and self._current > self.params.max_rounds
+        """The last round is finalized, or a successor took over."""
+        last_done = self.params.max_rounds != 0 and self._current > self.params.max_rounds
+        return last_done or self.successor() is not None
 
     def status(self, account: str) -> LedgerStatus:
         """The contract's ``statusOf(account)``."""
@@ -422,3 +557,18 @@ class _Handle:
 
     def history(self) -> list[RoundRecord]:
         return self._ledger.history()
+
+    def successor(self) -> str | None:
+        return self._ledger.successor()
+
+    def succession(self) -> Succession:
+        return self._ledger.succession()
+
+    def propose_successor(self, successor: str) -> None:
+        self._ledger.propose_successor(self._account, successor)
+
+    def vote_succession(self, approve: bool) -> None:
+        self._ledger.vote_succession(self._account, approve)
+
+    def finalize_succession(self) -> None:
+        self._ledger.finalize_succession()

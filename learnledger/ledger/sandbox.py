@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from learnledger.ledger.chain import EmbeddedChain
 from learnledger.ledger.client import ContractLedger
@@ -65,3 +65,31 @@ def embedded_experiment(
     deployment = deploy(chain.w3, chain.accounts[0][1], params)
     ledgers = {address: ContractLedger(chain.w3, deployment, key) for address, key in chain.accounts}
     return Sandbox(chain, deployment, ledgers, roster, [a for a, _ in chain.accounts[members:]])
+
+
+def deploy_successor(
+    sandbox: Sandbox,
+    members: list[str],
+    *,
+    predecessor: str | None = None,
+    initial_digest: bytes | None = None,
+) -> Sandbox:
+    """Deploy, on ``sandbox``'s chain, an experiment that succeeds it: the same terms, roster
+    ``members`` (funded accounts of the chain), the predecessor's shared model as initial weights.
+
+    ``predecessor`` and ``initial_digest`` override what a faithful successor names (tests of the
+    refusals pass wrong ones).
+    """
+    chain = sandbox.chain
+    reader = sandbox.ledger(sandbox.outsiders[0] if sandbox.outsiders else sandbox.members[0])
+    terms = sandbox.deployment.params
+    params = replace(
+        terms,
+        members=tuple(members),
+        group_names=tuple(f"g{next(i for i, (a, _) in enumerate(chain.accounts) if a == m)}" for m in members),
+        initial_digest=initial_digest if initial_digest is not None else reader.current_model().digest,
+        predecessor=predecessor if predecessor is not None else sandbox.deployment.address,
+    )
+    deployment = deploy(chain.w3, chain.accounts[0][1], params)
+    ledgers = {address: ContractLedger(chain.w3, deployment, key) for address, key in chain.accounts}
+    return Sandbox(chain, deployment, ledgers, list(members), [a for a, _ in chain.accounts if a not in members])

@@ -45,6 +45,7 @@ REJECTED_SHADE = "#d64541"
 def plot_history(
     rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], out: Path, title: str = "",
     terms: ExperimentTerms | None = None, final_test_scores: Mapping[str, float] | None = None,
+    marks: Sequence[tuple[float, str]] = (),
 ) -> None:
     """Draw the history of ``rounds`` for ``groups`` (roster order) into the PNG file ``out``.
 
@@ -58,8 +59,10 @@ def plot_history(
             sizes (error bars and the headline's error) and the round-0 scores. Default: unknown.
         final_test_scores: every group's test score of the final model, where it was measured (a
             run measures it); the headline then uses them instead of the last accepted round's votes.
+        marks: (x, label) of events between rounds, drawn as dashed lines across the panels (the
+            hand-overs of a line of experiments: x = last round before it + 0.5).
     """
-    figure = history_figure(rounds, groups, title, terms, final_test_scores)
+    figure = history_figure(rounds, groups, title, terms, final_test_scores, marks)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
@@ -69,7 +72,8 @@ def plot_history(
 
 def history_figure(rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], title: str = "",
                    terms: ExperimentTerms | None = None,
-                   final_test_scores: Mapping[str, float] | None = None) -> Figure:
+                   final_test_scores: Mapping[str, float] | None = None,
+                   marks: Sequence[tuple[float, str]] = ()) -> Figure:
     """The figure ``plot_history`` saves: axes ``test``, ``vote`` and ``grid`` (in that order)."""
     terms = terms or ExperimentTerms()
     history = _History.of(rounds, groups)
@@ -90,6 +94,12 @@ def history_figure(rounds: Sequence[Mapping[str, Any]], groups: Sequence[str], t
     _draw_scores(test_axes, history, "test_score", terms, shared=True)
     _draw_scores(vote_axes, history, "vote_score", terms, shared=False)
     _draw_grid(grid_axes, history)
+    for x, label in marks:
+        for axes in (test_axes, vote_axes, grid_axes):
+            axes.axvline(x, color="#333333", lw=1.6, ls="--", zorder=5)
+        test_axes.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                           textcoords="offset points", ha="left", va="top", fontsize=8.5,
+                           color="#333333", rotation=0)
     test_axes.set_label("test")
     vote_axes.set_label("vote")
     grid_axes.set_label("grid")
