@@ -45,16 +45,28 @@ def readout(charge: np.ndarray, config: SimConfig, rng: np.random.Generator) -> 
     return np.clip(np.rint(counts), 0, 255).astype(np.uint8)
 
 
+def pool_pixels(images: np.ndarray, pool: int) -> np.ndarray:
+    """(n, 3, S, S) uint8 readout pixels -> (n, 3, S/pool, S/pool): blocks summed, divided by ``pool``,
+    rounded, clipped at 255: the rule of the DUNE CVN loader (``learnledger.data.dune_cvn.crop_event``)."""
+    n, views, size, _ = images.shape
+    out = size // pool
+    summed = images[:, :, :out * pool, :out * pool].astype(np.uint32).reshape(
+        n, views, out, pool, out, pool).sum(axis=(3, 5))
+    return np.minimum((summed + pool // 2) // pool, 255).astype(np.uint8)
+
+
 def add_noise(counts: np.ndarray, sigma: float, threshold: float, rng: np.random.Generator) -> None:
     """Gaussian noise of ``sigma`` counts on every pixel, as seen after zero suppression (in place).
 
     Drawing a normal number for each of the ~10^7 pixels of a batch would dominate the run time,
     yet only pixels that can cross the threshold matter. Pixels within 6 sigma of it get their own
-    draw; on the others (far below it) noise crosses the threshold with the Gaussian tail
-    probability: that many of them, chosen at random, get a value from the tail (for a tail far
-    out, nearly exponential with scale sigma^2 / threshold).
+    draw, and so does every pixel holding charge; on the others (empty, or far below it) noise
+    crosses the threshold with the Gaussian tail probability: that many of them, chosen at random,
+    get a value from the tail (for a tail far out, nearly exponential with scale sigma^2 /
+    threshold). When the threshold is within 6 sigma of zero, as on the DUNE readout pixels, the
+    empty pixels are taken to be at zero exactly, which is what they are.
     """
-    candidates = counts > threshold - 6.0 * sigma
+    candidates = counts > max(threshold - 6.0 * sigma, 0.0)
     counts[candidates] += rng.standard_normal(int(candidates.sum()), dtype=np.float32) * np.float32(sigma)
     quiet = counts.size - int(candidates.sum())
     if quiet == 0 or threshold <= 0:
