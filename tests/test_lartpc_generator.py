@@ -177,3 +177,23 @@ def test_noise_on_empty_pixels_crosses_the_threshold_at_the_gaussian_rate():
     add_noise(counts, sigma, threshold, np.random.default_rng(0))
     expected = 0.5 * erfc(threshold / (sigma * sqrt(2))) * counts.size  # ~127
     assert abs((counts >= threshold).sum() - expected) < 5 * sqrt(expected)
+
+
+@pytest.mark.parametrize("noise_electrons", [1000.0, 4000.0])
+def test_sparse_readout_gives_the_dense_images(noise_electrons):
+    """The DUNE preset reads out only the lit pixels; it must give the dense path's images, draw for draw
+    (4000 e- of noise: ~7,000 empty pixels over the threshold, some landing on lit ones)."""
+    from learnledger.data.lartpc import render
+
+    config = SimConfig.for_geometry("dune", image_size=80, framing="vertex", noise_electrons=noise_electrons)
+    rng = np.random.default_rng(5)
+    n_events, n_deposits = 4, 3000
+    event = np.sort(rng.integers(0, n_events, n_deposits))
+    wires = rng.normal(0.0, 10.0, (n_deposits, 3))
+    drift = rng.normal(0.0, 10.0, n_deposits)
+    charge = rng.exponential(20000.0, n_deposits)
+    vertex = np.full((n_events, 2), 40.0)
+    args = (event, wires, drift, charge, vertex, n_events, config)
+    dense = render.pool_pixels(render.readout(render.bin_charge(*args), config, np.random.default_rng(9)), 2)
+    sparse = render.read_out_sparse(*args, pool=2, rng=np.random.default_rng(9))
+    assert dense.any() and np.array_equal(sparse, dense)

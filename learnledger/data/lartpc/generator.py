@@ -90,9 +90,12 @@ def _draw(event: np.ndarray, wires: np.ndarray, drift_cm: np.ndarray, charge: np
     for chunk, start in enumerate(range(0, n, READOUT_CHUNK)):
         stop = min(start + READOUT_CHUNK, n)
         rows = order[bounds[chunk]:bounds[chunk + 1]]
-        binned = render.bin_charge(event[rows] - start, wires[rows], drift_cm[rows], charge[rows],
-                                   vertex_pixel[start:stop] * pool, stop - start, fine)
-        images[start:stop] = render.pool_pixels(render.readout(binned, fine, rng), pool)
+        args = (event[rows] - start, wires[rows], drift_cm[rows], charge[rows], vertex_pixel[start:stop] * pool,
+                stop - start, fine)
+        if fine.resolution_pixels == 0 and fine.induction_response == "unipolar":
+            images[start:stop] = render.read_out_sparse(*args, pool=pool, rng=rng)
+        else:
+            images[start:stop] = render.pool_pixels(render.readout(render.bin_charge(*args), fine, rng), pool)
     return images
 
 
