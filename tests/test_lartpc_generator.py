@@ -11,6 +11,7 @@ from learnledger.cli.console import CliError
 from learnledger.cli.main import app
 from learnledger.data.api import EventSample
 from learnledger.data.lartpc import SimConfig, generate, read_h5, write_h5
+from learnledger.data.lartpc.config import CVN_READOUT
 from learnledger.data.lartpc.h5io import read_h5_config
 
 SMALL = SimConfig(image_size=64)
@@ -145,12 +146,12 @@ def test_pooling_follows_the_cvn_loader():
 
 
 def test_dune_readout_thresholds_and_saturates_readout_pixels():
-    """In the DUNE preset the threshold and the 8-bit ceiling act on the readout pixels, before the
-    2 x 2 pooling: a pooled pixel can hold half a threshold (a lone faint hit), and charge landing on
-    one readout pixel reads at most 255 / 2 once pooled, however much it is."""
+    """Read out as the CVN maps (change 9), the threshold and the 8-bit ceiling act on the readout
+    pixels, before the 2 x 2 pooling: a pooled pixel can hold half a threshold (a lone faint hit),
+    and charge landing on one readout pixel reads at most 255 / 2 once pooled, however much it is."""
     from learnledger.data.lartpc.generator import _draw
 
-    config = SimConfig.for_geometry("dune", noise_electrons=0.0, framing="vertex")
+    config = SimConfig.for_geometry("dune", **CVN_READOUT, noise_electrons=0.0, framing="vertex")
     assert config.readout_pool == 2
     sample = generate(30, seed=4, config=config, workers=1)
     lit = sample.images[sample.images > 0]
@@ -181,11 +182,12 @@ def test_noise_on_empty_pixels_crosses_the_threshold_at_the_gaussian_rate():
 
 @pytest.mark.parametrize("noise_electrons", [1000.0, 4000.0])
 def test_sparse_readout_gives_the_dense_images(noise_electrons):
-    """The DUNE preset reads out only the lit pixels; it must give the dense path's images, draw for draw
-    (4000 e- of noise: ~7,000 empty pixels over the threshold, some landing on lit ones)."""
+    """Read out as the CVN maps, only the lit pixels are handled; that must give the dense path's
+    images, draw for draw (4000 e- of noise: ~7,000 empty pixels over the threshold, some landing on lit ones)."""
     from learnledger.data.lartpc import render
 
-    config = SimConfig.for_geometry("dune", image_size=80, framing="vertex", noise_electrons=noise_electrons)
+    config = SimConfig.for_geometry("dune", **CVN_READOUT, image_size=80, framing="vertex",
+                                    noise_electrons=noise_electrons)
     rng = np.random.default_rng(5)
     n_events, n_deposits = 4, 3000
     event = np.sort(rng.integers(0, n_events, n_deposits))
