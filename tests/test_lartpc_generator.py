@@ -70,6 +70,10 @@ def test_config_round_trips_and_refuses_typos():
         SimConfig(geometry="sbnd")
     with pytest.raises(ValueError, match="nc_pi0_fraction"):
         SimConfig(nc_pi0_fraction=1.5)
+    with pytest.raises(ValueError, match="readout_pool=0"):
+        SimConfig(readout_pool=0)
+    with_readout = SimConfig.for_geometry("dune", **CVN_READOUT)
+    assert SimConfig.from_json(with_readout.to_json()) == with_readout
     with pytest.raises(ValueError, match="n_events=0"):
         generate(0, seed=1)
 
