@@ -11,6 +11,7 @@ from learnledger.cli.console import CliError
 from learnledger.cli.main import app
 from learnledger.data.api import EventSample
 from learnledger.data.lartpc import SimConfig, generate, read_h5, write_h5
+from learnledger.data.lartpc.config import CVN_READOUT
 from learnledger.data.lartpc.h5io import read_h5_config
 
 SMALL = SimConfig(image_size=64)
@@ -69,6 +70,10 @@ def test_config_round_trips_and_refuses_typos():
         SimConfig(geometry="sbnd")
     with pytest.raises(ValueError, match="nc_pi0_fraction"):
         SimConfig(nc_pi0_fraction=1.5)
+    with pytest.raises(ValueError, match="readout_pool=0"):
+        SimConfig(readout_pool=0)
+    with_readout = SimConfig.for_geometry("dune", **CVN_READOUT)
+    assert SimConfig.from_json(with_readout.to_json()) == with_readout
     with pytest.raises(ValueError, match="n_events=0"):
         generate(0, seed=1)
 
@@ -132,3 +137,69 @@ def test_activity_framing_keeps_the_charge_in_view():
     framed = frame_on_activity(canvas, 10)
     assert framed.shape == (1, 3, 10, 10)
     assert framed.sum() == canvas.sum()  # one time window for all views, a wire window per view
+
+
+def test_pooling_follows_the_cvn_loader():
+    """Readout pixels pooled as the DUNE CVN maps are: 2 x 2 summed, halved, rounded, clipped."""
+    from learnledger.data.dune_cvn import crop_event
+    from learnledger.data.lartpc.render import pool_pixels
+
+    raw = np.random.default_rng(3).integers(0, 256, (3, 400, 400)).astype(np.uint8)
+    raw[raw < 200] = 0  # sparse, with saturated pixels, like an event
+    assert np.array_equal(pool_pixels(raw[None], 2)[0], crop_event(raw))
+
+
+def test_dune_readout_thresholds_and_saturates_readout_pixels():
+    """Read out as the CVN maps (change 9), the threshold and the 8-bit ceiling act on the readout
+    pixels, before the 2 x 2 pooling: a pooled pixel can hold half a threshold (a lone faint hit),
+    and charge landing on one readout pixel reads at most 255 / 2 once pooled, however much it is."""
+    from learnledger.data.lartpc.generator import _draw
+
+    config = SimConfig.for_geometry("dune", **CVN_READOUT, noise_electrons=0.0, framing="vertex")
+    assert config.readout_pool == 2
+    sample = generate(30, seed=4, config=config, workers=1)
+    lit = sample.images[sample.images > 0]
+    assert lit.min() >= config.threshold_counts / 2 - 0.5
+    assert (lit < config.threshold_counts).mean() > 0.03  # faint hits, as in the real maps (~10%)
+    one_wire = np.array([[0.1 * config.pixel_wire_cm] * 3])  # inside one readout pixel of each view
+    images = []
+    for electrons in (1e5, 1e7):  # ~150 and ~15,000 counts on one readout pixel
+        images.append(_draw(np.zeros(1, np.int64), one_wire, np.array([0.1 * config.pixel_time_cm]),
+                            np.array([electrons]), np.array([[100.0, 100.0]]), 1, config,
+                            np.random.default_rng(0)))
+    faint, bright = (image.max() for image in images)
+    assert faint == round(1e5 * config.counts_per_kilo_electron * 2 / 1000 / 2)
+    assert bright == 128  # 255 on the readout pixel, halved by the pooling
+
+
+def test_noise_on_empty_pixels_crosses_the_threshold_at_the_gaussian_rate():
+    from math import erfc, sqrt
+
+    from learnledger.data.lartpc.render import add_noise
+
+    sigma, threshold = 1.5, 6.0  # threshold within 6 sigma of zero, as on the DUNE readout pixels
+    counts = np.zeros(4_000_000, np.float32)
+    add_noise(counts, sigma, threshold, np.random.default_rng(0))
+    expected = 0.5 * erfc(threshold / (sigma * sqrt(2))) * counts.size  # ~127
+    assert abs((counts >= threshold).sum() - expected) < 5 * sqrt(expected)
+
+
+@pytest.mark.parametrize("noise_electrons", [1000.0, 4000.0])
+def test_sparse_readout_gives_the_dense_images(noise_electrons):
+    """Read out as the CVN maps, only the lit pixels are handled; that must give the dense path's
+    images, draw for draw (4000 e- of noise: ~7,000 empty pixels over the threshold, some landing on lit ones)."""
+    from learnledger.data.lartpc import render
+
+    config = SimConfig.for_geometry("dune", **CVN_READOUT, image_size=80, framing="vertex",
+                                    noise_electrons=noise_electrons)
+    rng = np.random.default_rng(5)
+    n_events, n_deposits = 4, 3000
+    event = np.sort(rng.integers(0, n_events, n_deposits))
+    wires = rng.normal(0.0, 10.0, (n_deposits, 3))
+    drift = rng.normal(0.0, 10.0, n_deposits)
+    charge = rng.exponential(20000.0, n_deposits)
+    vertex = np.full((n_events, 2), 40.0)
+    args = (event, wires, drift, charge, vertex, n_events, config)
+    dense = render.pool_pixels(render.readout(render.bin_charge(*args), config, np.random.default_rng(9)), 2)
+    sparse = render.read_out_sparse(*args, pool=2, rng=np.random.default_rng(9))
+    assert dense.any() and np.array_equal(sparse, dense)

@@ -120,6 +120,13 @@ SAMPLING_TICK_US = 0.5
 CVN_TICKS_PER_PIXEL = 6
 """The DUNE CVN images merge 6 ticks per time pixel (Abi et al., Phys. Rev. D 102 (2020) 092003):
 6 x 0.5 us x 0.16 cm/us = 0.48 cm of drift per pixel, close to the wire pitch."""
+CVN_RAW_THRESHOLD_COUNTS = 8.0
+"""Lowest value of a lit readout pixel of the CVN maps, measured on the calibration half: of the lit
+raw pixels 0.1-0.2% read 2-3, ~0.1% each 4-7, then 0.3-0.7% at 8 and ~1% at 9-10 (per class):
+the hit threshold sits at 8 counts per readout pixel (wire x 6 ticks), before the 2 x 2 pooling."""
+CVN_POOL = 2
+"""The CVN maps (500 wires x 500 pixels of 6 ticks, 8-bit: 1.4-4.5% of lit raw pixels read 255 in
+the calibration half) are pooled 2 x 2 by the loader (learnledger.data.dune_cvn.crop_event)."""
 
 # --- the neutrino interaction -------------------------------------------------------------------
 MODE_FRACTIONS = (0.22, 0.30, 0.43, 0.05)

@@ -53,8 +53,7 @@ def simulate_batch(labels: np.ndarray, seed: int, batch_index: int, config: SimC
         image_size=int(round(config.image_size * config.canvas_scale)))
     vertex_pixel = (np.asarray(config.vertex_pixel)[None, :]
                     + rng.normal(0.0, config.vertex_jitter, (n, 2))) * canvas.image_size
-    binned = render.bin_charge(deposits.event, wires, position[:, 0], charge, vertex_pixel, n, canvas)
-    images = render.readout(binned, canvas, rng)
+    images = _draw(deposits.event, wires, position[:, 0], charge, vertex_pixel, n, canvas, rng)
     if config.framing == "activity":
         images = render.frame_on_activity(images, config.image_size)
     return EventSample(
@@ -64,6 +63,40 @@ def simulate_batch(labels: np.ndarray, seed: int, batch_index: int, config: SimC
         lepton_energy=np.array([it.lepton_energy_gev for it in interactions], np.float32),
         interaction=np.array([it.mode for it in interactions], np.int64),
     )
+
+
+READOUT_CHUNK = 10
+"""Events drawn at a time on the detector's own pixels (a 600 x 600 canvas per view for DUNE)."""
+
+
+def _draw(event: np.ndarray, wires: np.ndarray, drift_cm: np.ndarray, charge: np.ndarray,
+          vertex_pixel: np.ndarray, n: int, canvas: SimConfig, rng: np.random.Generator) -> np.ndarray:
+    """uint8 images of the batch: binned, read out, and (``readout_pool`` > 1) pooled like the CVN maps.
+
+    With a pool the charge is drawn on the readout pixels, where the threshold and the 8-bit
+    saturation act, a few events at a time to bound the memory, then pooled to image pixels.
+    """
+    pool = int(canvas.readout_pool)
+    if pool == 1:
+        return render.readout(render.bin_charge(event, wires, drift_cm, charge, vertex_pixel, n, canvas),
+                              canvas, rng)
+    fine = canvas.replace(image_size=canvas.image_size * pool, pixel_wire_cm=canvas.pixel_wire_cm / pool,
+                          pixel_time_cm=canvas.pixel_time_cm / pool,
+                          resolution_pixels=canvas.resolution_pixels * pool,
+                          counts_per_kilo_electron=canvas.counts_per_kilo_electron * pool, readout_pool=1)
+    images = np.empty((n, 3, canvas.image_size, canvas.image_size), np.uint8)
+    order = np.argsort(event, kind="stable")
+    bounds = np.searchsorted(event[order], np.arange(0, n + READOUT_CHUNK, READOUT_CHUNK).clip(max=n))
+    for chunk, start in enumerate(range(0, n, READOUT_CHUNK)):
+        stop = min(start + READOUT_CHUNK, n)
+        rows = order[bounds[chunk]:bounds[chunk + 1]]
+        args = (event[rows] - start, wires[rows], drift_cm[rows], charge[rows], vertex_pixel[start:stop] * pool,
+                stop - start, fine)
+        if fine.resolution_pixels == 0 and fine.induction_response == "unipolar":
+            images[start:stop] = render.read_out_sparse(*args, pool=pool, rng=rng)
+        else:
+            images[start:stop] = render.pool_pixels(render.readout(render.bin_charge(*args), fine, rng), pool)
+    return images
 
 
 def _primaries(event: int, interaction) -> Particles:
