@@ -256,18 +256,9 @@ def deploy_command(
         deployment = deploy(w3, secret, params, rpc_url=rpc)
     except LedgerError as error:
         fail(f"deploy refused: {error}")
-    try:
-        deployment.save(out)
-    except OSError as error:
-        fail(f"deployed at {deployment.address}, but cannot write {str(out)!r}: {error.strerror}; "
-             "choose another --out")
-    if as_json:
-        print_json(json.loads(deployment.to_json()))
-        return
-    console.print(f"deployed at [bold]{deployment.address}[/] (chain {deployment.chain_id}, "
-                  f"block {deployment.block}); record written to {out}", soft_wrap=True)
-    console.print("roster: " + ", ".join(f"{group} {address}" for group, address
-                                         in zip(params.group_names, params.members)), soft_wrap=True)
+    _record_deployment(deployment, out, as_json,
+                       f"deployed at [bold]{deployment.address}[/] (chain {deployment.chain_id}, "
+                       f"block {deployment.block}); record written to {out}")
 
 
 def _deploy_successor(rpc: str, predecessor_address: str, members: str | None, members_file: Path | None,
@@ -315,6 +306,18 @@ def _deploy_successor(rpc: str, predecessor_address: str, members: str | None, m
         deployment = deploy(w3, secret, params, rpc_url=rpc)
     except LedgerError as error:
         fail(f"deploy refused: {error}")
+    _record_deployment(deployment, out, as_json,
+                       f"deployed successor at [bold]{deployment.address}[/] of {predecessor.address} "
+                       f"(chain {deployment.chain_id}, block {deployment.block}), starting from its shared "
+                       f"model 0x{params.initial_digest.hex()}; record written to {out}")
+    if not as_json:
+        console.print(f"next: a member of {predecessor.address} runs `learnledger succession propose "
+                      f"--successor {deployment.address}`", soft_wrap=True)
+
+
+def _record_deployment(deployment, out: Path, as_json: bool, headline: str) -> None:  # type: ignore[no-untyped-def]
+    """Writes the deployment record (a deployment that cannot be recorded is still announced, with
+    its address, so nothing is lost) and reports it: JSON, or the headline and the roster."""
     try:
         deployment.save(out)
     except OSError as error:
@@ -323,13 +326,10 @@ def _deploy_successor(rpc: str, predecessor_address: str, members: str | None, m
     if as_json:
         print_json(json.loads(deployment.to_json()))
         return
-    console.print(f"deployed successor at [bold]{deployment.address}[/] of {predecessor.address} "
-                  f"(chain {deployment.chain_id}, block {deployment.block}), starting from its shared "
-                  f"model 0x{params.initial_digest.hex()}; record written to {out}", soft_wrap=True)
+    params = deployment.params
+    console.print(headline, soft_wrap=True)
     console.print("roster: " + ", ".join(f"{group} {address}" for group, address
                                          in zip(params.group_names, params.members)), soft_wrap=True)
-    console.print(f"next: a member of {predecessor.address} runs `learnledger succession propose "
-                  f"--successor {deployment.address}`", soft_wrap=True)
 
 
 def _successor_named(w3, address: str) -> bool:  # type: ignore[no-untyped-def]
@@ -348,6 +348,23 @@ def connect_or_exit(rpc: str, timeout: float | None = None):  # type: ignore[no-
         return connect(rpc) if timeout is None else connect(rpc, timeout=timeout)
     except LedgerError as error:
         fail(str(error), UNREACHABLE)
+
+
+def open_deployment(deployment: Path, rpc: str | None):  # type: ignore[no-untyped-def]
+    """(record, Web3) of the experiment whose deployment.json is ``deployment``, on ``rpc`` or the URL
+    the record names; exit 2 saying what is missing when the record or a URL is not there."""
+    from learnledger.ledger.api import LedgerError
+    from learnledger.ledger.params import Deployment
+
+    checks.existing_file("--deployment", deployment)
+    try:
+        record = Deployment.load(deployment)
+    except LedgerError as error:
+        usage(str(error))
+    url = rpc or record.rpc_url
+    if not url:
+        usage(f"{deployment} names no RPC URL; pass --rpc URL")
+    return record, connect_or_exit(url)
 
 
 def read_members_file(path: Path, groups: tuple[str, ...] | None) -> tuple[list[str], list[str]]:

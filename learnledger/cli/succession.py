@@ -36,20 +36,11 @@ PASSWORD = typer.Option(None, "--password-file", help="With --keystore: file who
 
 def _ledger(deployment: Path, rpc: str | None, key: str):  # type: ignore[no-untyped-def]
     """The member's client of the experiment in ``deployment`` (exit 2 if it cannot be reached)."""
-    from learnledger.cli.chain import connect_or_exit
+    from learnledger.cli.chain import open_deployment
     from learnledger.ledger.api import LedgerError
     from learnledger.ledger.client import ContractLedger
-    from learnledger.ledger.params import Deployment
 
-    checks.existing_file("--deployment", deployment)
-    try:
-        record = Deployment.load(deployment)
-    except LedgerError as error:
-        usage(str(error))
-    url = rpc or record.rpc_url
-    if not url:
-        usage(f"{deployment} names no RPC URL; pass --rpc URL")
-    w3 = connect_or_exit(url)
+    record, w3 = open_deployment(deployment, rpc)
     try:
         return ContractLedger(w3, record, key)
     except LedgerError as error:

@@ -41,25 +41,17 @@ def reveal_command(
     checks.existing_file("--deployment", deployment)
     from learnledger.agents.ballots import SealedBallot
     from learnledger.cli.account import resolve_key
-    from learnledger.cli.chain import connect_or_exit
+    from learnledger.cli.chain import open_deployment
     from learnledger.ledger.api import LedgerError
     from learnledger.ledger.client import ContractLedger
-    from learnledger.ledger.params import Deployment
     from learnledger.ledger.sealed import reveal_problem
 
     try:
         sealed = SealedBallot.from_json(ballot.read_text())
     except (OSError, ValueError, KeyError, TypeError) as error:
         usage(f"--ballot {str(ballot)!r} is not a sealed-vote file an agent wrote ({error})")
-    try:
-        record = Deployment.load(deployment)
-    except LedgerError as error:
-        usage(str(error))
-    url = rpc or record.rpc_url
-    if not url:
-        usage(f"{deployment} names no RPC URL; pass --rpc URL")
+    record, w3 = open_deployment(deployment, rpc)
     secret = resolve_key(key, keyfile, keystore, password_file, "the voter's")
-    w3 = connect_or_exit(url)
     try:
         ledger = ContractLedger(w3, record, secret)
     except LedgerError as error:
