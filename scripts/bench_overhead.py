@@ -12,7 +12,9 @@ Default: examples/mnist.toml (5 learners, 20 rounds). Goal: ratio at most 1.10.
 
 With --repeats R each ledger runs R times, interleaved (reference, chain, anvil, reference, ...), and
 each figure is the median over the repeats, each repeat's ratio taken against the reference run just
-before it: on a shared machine the load changes within minutes, not within one repeat.
+before it: on a shared machine the load changes within minutes, not within one repeat. The CPU
+seconds of each run (this process's threads plus the children it waited for, such as anvil) are
+reported beside the wall time: on a machine shared with other work they move less than the wall time.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def main() -> int:
 
     ledgers = ["chain", "reference"] + (["anvil"] if args.anvil else [])
     seconds: dict[str, list[float]] = {ledger: [] for ledger in ledgers}
+    cpu: dict[str, list[float]] = {ledger: [] for ledger in ledgers}
     ratios: dict[str, list[float]] = {ledger: [] for ledger in ledgers if ledger != "reference"}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,14 +64,16 @@ def main() -> int:
         for repeat in range(args.repeats):
             for ledger in ledgers:  # the chain first: the reference replays the proposers it drew
                 proposers = [row["proposer"] for row in results["chain"].rounds] if ledger == "reference" else None
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), _cpu_seconds()
                 results[ledger] = run_experiment(experiment, Path(tmp) / f"{ledger}-{repeat}", ledger=ledger,
                                                  proposers=proposers)
                 seconds[ledger].append(time.perf_counter() - started)
+                cpu[ledger].append(_cpu_seconds() - cpu_started)
             for ledger in ratios:
                 ratios[ledger].append(seconds[ledger][-1] / seconds["reference"][-1])
             print(f"repeat {repeat + 1}/{args.repeats}: " + ", ".join(
-                f"{ledger} {seconds[ledger][-1]:.1f} s" for ledger in ledgers), flush=True)
+                f"{ledger} {seconds[ledger][-1]:.1f} s ({cpu[ledger][-1]:.1f} s CPU)" for ledger in ledgers)
+                + f", load average {os.getloadavg()[0]:.2f}", flush=True)
     chained, reference = results["chain"], results["reference"]
     labels = {"reference": "reference (no chain, memory store)", "chain": "embedded chain + directory store",
               "anvil": "anvil devnet + directory store"}
@@ -91,11 +96,23 @@ def main() -> int:
     figures = {"ratio": round(ratio, 4), "chain_s": round(chain_s, 2), "reference_s": round(reference_s, 2),
                "ratios": [round(r, 4) for r in ratios["chain"]], "same_outcomes": same_outcomes,
                "same_final_model": same_model}
+    cpu_ratios = {ledger: statistics.median(c / r for c, r in zip(cpu[ledger], cpu["reference"]))
+                  for ledger in ratios}
+    print("CPU-time ratios against the reference (medians): "
+          + ", ".join(f"{ledger} {value:.3f}" for ledger, value in cpu_ratios.items()))
+    figures["cpu_ratio"] = round(cpu_ratios["chain"], 4)
     if args.anvil:
+        figures["anvil_cpu_ratio"] = round(cpu_ratios["anvil"], 4)
         figures["anvil_ratio"] = round(statistics.median(ratios["anvil"]), 4)
         figures["anvil_ratios"] = [round(r, 4) for r in ratios["anvil"]]
     print(json.dumps(figures))
     return 0 if same_outcomes and same_model else 1
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process (all threads) and of the children it has waited for (anvil)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 if __name__ == "__main__":
