@@ -197,10 +197,11 @@ class ContractLedger:
 
     def _send(self, name: str, *args: Any, checked: bool = False) -> dict[str, Any]:
         """Send ``name(*args)``: with its fixed gas limit and no simulation when ``checked`` (the
-        status just read allows it), else simulated first. A refusal is ``ContractRevert`` both ways:
-        from the simulation, or named by replaying a transaction that reverted on chain."""
+        status just read allows it) and ``GAS_LIMITS`` knows the function, else simulated first. A
+        refusal is ``ContractRevert`` both ways: from the simulation, or named by replaying a
+        transaction that reverted on chain."""
         return self._sender.send(self.deployment.address, self.contract.encode_abi(name, list(args)),
-                                 gas=GAS_LIMITS[name] if checked else None)
+                                 gas=GAS_LIMITS.get(name) if checked else None)
 
     def _allowed_by_status(self, round: int, action: str) -> bool:
         """Whether the status read last (used up by this call) allows ``action`` in ``round`` now."""
