@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,62 +162,96 @@ def follow_many(
 
     The agents share one chain (one experiment's members in one process): the head is read once per
     sweep, and a waiting agent due again while the head has not moved is passed over (for up to
-    ``SAME_HEAD_SKIP_S``), since nothing it acts on can have changed.
+    ``SAME_HEAD_SKIP_S``), since nothing it acts on can have changed. The agents due in a sweep step
+    at the same time, each in its own thread: one agent's wait for its transaction's block overlaps
+    the others' scoring and sending, so at real block times a worker's votes land in one block
+    instead of one block each.
     """
     stop = stop or threading.Event()
     turns = [_Turn(agent, poll_s) for agent in agents]
-    while turns and not stop.is_set():
-        acted = False
-        sweep_head: list[int | None] = []  # read at most once per sweep, when first needed
-        for turn in list(turns):
+    pool = ThreadPoolExecutor(max_workers=len(turns), thread_name_prefix="agent") if len(turns) > 1 else None
+    try:
+        while turns and not stop.is_set():
+            acted = _sweep(turns, pool, poll_s, on_action, retry_limit_s, block_check_s)
             if stop.is_set():
                 return
-            now = time.monotonic()
-            if now < turn.due:
-                continue
-            if not sweep_head:
-                sweep_head.append(_head(turn.agent))
-            head = sweep_head[0]
-            if (turn.waited is not None and head is not None and turn.waited[0] == head
-                    and now - turn.waited[1] < SAME_HEAD_SKIP_S):
-                turn.due = now + poll_s
-                continue
-            try:
-                if block_check_s is not None:
-                    turn.head = head
-                action = turn.agent.step()
-            except AccountUnfunded:
-                raise  # no retry can pay for gas: the operator must fund the account
-            except (LedgerError, StoreError, OSError) as error:
-                # Includes a refused transaction (the ledger moved on since we looked): look again.
-                log.warning("%s: %s; retrying in %.1f s", turn.agent.group, error, turn.pause)
-                turn.due = time.monotonic() + turn.pause
-                turn.pause = min(turn.pause * 2, retry_limit_s)
-                turn.waited = None  # a retry is due whatever the head
-                continue
-            turn.pause = poll_s
-            on_action(turn.agent, action)
-            if action is Action.FINISHED:
-                turns.remove(turn)
-            elif action is Action.WAITING:
-                turn.due = time.monotonic() + poll_s
-                turn.waited = None if head is None else (head, now)
-            else:
-                turn.waited = None
-                acted = True
-                sweep_head.clear()  # this agent's transaction made a block: read the head again
-        if turns and not acted:
-            wake = min(turn.due for turn in turns)
-            if block_check_s is None:
-                stop.wait(max(0.0, wake - time.monotonic()))
-                continue
-            while not stop.is_set() and time.monotonic() < wake:
-                stop.wait(max(0.0, min(block_check_s, wake - time.monotonic())))
-                moved = [turn for turn in turns if turn.head is not None and _head(turn.agent) not in (None, turn.head)]
-                for turn in moved:
-                    turn.due = 0.0
-                if moved:
-                    break
+            if turns and not acted:
+                _idle(turns, stop, block_check_s)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _sweep(turns: list[_Turn], pool: ThreadPoolExecutor | None, poll_s: float,
+           on_action: Callable[[Agent, Action], None], retry_limit_s: float,
+           block_check_s: float | None) -> bool:
+    """Step every due agent once (at the same time with ``pool``); whether any acted."""
+    now = time.monotonic()
+    due = [turn for turn in turns if now >= turn.due]
+    if not due:
+        return False
+    head = _head(due[0].agent)
+    stepping = []
+    for turn in due:
+        if (turn.waited is not None and head is not None and turn.waited[0] == head
+                and now - turn.waited[1] < SAME_HEAD_SKIP_S):
+            turn.due = now + poll_s
+            continue
+        if block_check_s is not None:
+            turn.head = head
+        stepping.append(turn)
+    if pool is None or len(stepping) < 2:
+        outcomes = [_step(turn) for turn in stepping]
+    else:
+        outcomes = list(pool.map(_step, stepping))
+    acted = False
+    for turn, outcome in zip(stepping, outcomes):
+        if isinstance(outcome, AccountUnfunded):
+            raise outcome  # no retry can pay for gas: the operator must fund the account
+        if isinstance(outcome, (LedgerError, StoreError, OSError)):
+            # Includes a refused transaction (the ledger moved on since we looked): look again.
+            log.warning("%s: %s; retrying in %.1f s", turn.agent.group, outcome, turn.pause)
+            turn.due = time.monotonic() + turn.pause
+            turn.pause = min(turn.pause * 2, retry_limit_s)
+            turn.waited = None  # a retry is due whatever the head
+            continue
+        if isinstance(outcome, BaseException):
+            raise outcome
+        action = outcome
+        turn.pause = poll_s
+        on_action(turn.agent, action)
+        if action is Action.FINISHED:
+            turns.remove(turn)
+        elif action is Action.WAITING:
+            turn.due = time.monotonic() + poll_s
+            turn.waited = None if head is None else (head, now)
+        else:
+            turn.waited = None
+            acted = True
+    return acted
+
+
+def _step(turn: _Turn) -> Action | BaseException:
+    """One step of ``turn``'s agent: its action, or the exception it raised (handled by the sweep)."""
+    try:
+        return turn.agent.step()
+    except Exception as error:
+        return error
+
+
+def _idle(turns: list[_Turn], stop: threading.Event, block_check_s: float | None) -> None:
+    """Nobody acted: sleep until the next agent is due (or, with ``block_check_s``, a block comes)."""
+    wake = min(turn.due for turn in turns)
+    if block_check_s is None:
+        stop.wait(max(0.0, wake - time.monotonic()))
+        return
+    while not stop.is_set() and time.monotonic() < wake:
+        stop.wait(max(0.0, min(block_check_s, wake - time.monotonic())))
+        moved = [turn for turn in turns if turn.head is not None and _head(turn.agent) not in (None, turn.head)]
+        for turn in moved:
+            turn.due = 0.0
+        if moved:
+            break
 
 
 def _head(agent: Agent) -> int | None:
