@@ -40,6 +40,10 @@ block is seen within a tenth of a 2 s block, without a fixed poll on every wait.
 REPLACE_AFTER_BLOCKS = 3
 """A transaction not mined this many blocks after it was sent is replaced: same nonce, fees raised by
 ``FEE_BUMP`` (or to a fresh estimate if higher); one the node dropped is sent again."""
+REPLACE_AFTER_S = 5.0
+"""...and at least this many seconds after it was sent: on a devnet that mines a block per
+transaction, a hundred agents sending at once make three blocks in milliseconds, and a transaction
+still queued behind them is not lost (a replacement then races its own original)."""
 FEE_BUMP = 1.125
 """Nodes accept a replacement only if it pays at least 10% more (geth's txpool.pricebump)."""
 SEND_ATTEMPTS = 4
@@ -256,6 +260,7 @@ class Transactor:
             return dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT))
         deadline = time.monotonic() + RECEIPT_TIMEOUT
         sent_at: int | None = None
+        sent_time = time.monotonic()
         pause = RECEIPT_FIRST_POLL_S
         while time.monotonic() < deadline:
             for candidate in reversed(sent):
@@ -264,9 +269,9 @@ class Transactor:
                     return receipt
             head = self.w3.eth.block_number
             sent_at = head if sent_at is None else sent_at
-            if head - sent_at >= REPLACE_AFTER_BLOCKS:
+            if head - sent_at >= REPLACE_AFTER_BLOCKS and time.monotonic() - sent_time >= REPLACE_AFTER_S:
                 nonce, fees = self._resend(request, nonce, fees, sent)
-                sent_at = head
+                sent_at, sent_time = head, time.monotonic()
             time.sleep(pause)
             pause = min(pause * 2, RECEIPT_POLL_S)
         raise LedgerError(
