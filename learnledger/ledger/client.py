@@ -166,6 +166,16 @@ class ContractLedger:
         deadline = int(self._view("deadlineOf", round))
         return None if deadline == 0 else deadline - self._clock()
 
+    def round_blocks(self) -> dict[int, tuple[int, int]]:
+        """For each finalized round, the block that opened it and the block that finalized it (for
+        a round's chain latency in blocks)."""
+        since = self.deployment.block
+        opened = {int(e["args"]["round"]): int(e["blockNumber"])
+                  for e in self.contract.events.RoundOpened().get_logs(from_block=since)}
+        final = {int(e["args"]["round"]): int(e["blockNumber"])
+                 for e in self.contract.events.RoundFinalized().get_logs(from_block=since)}
+        return {number: (opened[number], block) for number, block in sorted(final.items()) if number in opened}
+
     def history(self) -> list[RoundRecord]:
         """Every round so far, from the events; the open round's state from the contract.
 

@@ -141,9 +141,4 @@ def blocks_per_round(observer: ContractLedger) -> list[int]:
     """For each finalized round, the blocks from the one that opened it (the previous round's last
     vote, or the deployment) to the one that finalized it: a round's chain latency in blocks, at
     least 2 (the proposal in the next block, then every vote in the block after)."""
-    contract = observer.contract
-    opened_in = {int(event["args"]["round"]): int(event["blockNumber"])
-                 for event in contract.events.RoundOpened().get_logs(from_block=observer.deployment.block)}
-    final_in = {int(event["args"]["round"]): int(event["blockNumber"])
-                for event in contract.events.RoundFinalized().get_logs(from_block=observer.deployment.block)}
-    return [final_in[number] - opened_in[number] for number in sorted(final_in) if number in opened_in]
+    return [final - opened for opened, final in observer.round_blocks().values()]
