@@ -13,6 +13,11 @@ missing from any round, and each worker's peak memory: per agent, and the margin
 agent (a worker with k agents against a worker with one, measured in the same run).
 
     nice .venv/bin/python scripts/bench_load.py [--learners 64] [--rounds 10] [--workers 8] [--json FILE]
+        [--block-time 2]
+
+With --block-time anvil mines a block every that many seconds, as a real chain does, and each
+round's chain latency in blocks (from the block that opened it to the one that finalized it; at
+least 2) is reported too.
 
 Exit status 1 if a round is not finalized or a transaction is lost (the reason is printed).
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -48,6 +54,8 @@ def main() -> int:
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between looks at the chain")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="do not train each agent once before the start (peaks then depend on the draw)")
+    parser.add_argument("--block-time", type=float, default=None,
+                        help="seconds between anvil's blocks (default: each transaction mined at once)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up on a run after this many seconds")
     parser.add_argument("--out", type=Path, default=None, help="keep run folders here (default: a temporary one)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here as JSON")
@@ -104,7 +112,7 @@ def _run(folder: Path, learners: int, workers: int, args: argparse.Namespace) ->
         last[0] = seconds
 
     return run_crowd(experiment, folder / "run", workers, poll_s=args.poll, warm_up=args.warm_up,
-                     timeout_s=args.timeout, on_round=on_round,
+                     timeout_s=args.timeout, on_round=on_round, block_time=args.block_time,
                      on_setup=lambda line: print(f"  [{time.perf_counter() - began:6.1f} s] {line}", flush=True))
 
 
@@ -169,6 +177,13 @@ def _print(report: dict, baseline: CrowdRun, load: CrowdRun) -> None:
         print(f"{label:<28}{left:>14}{right:>14}")
     ratio = report["throughput_ratio_load_over_baseline"]
     print(f"throughput ratio (rounds/min at {load.learners} / at {baseline.learners}): {ratio}")
+    block_time = load.extra.get("block_time_s")
+    for name, run in (("baseline", baseline), ("load", load)):
+        blocks = run.extra.get("blocks_per_round") or []
+        if blocks:
+            print(f"{name}: blocks per round (opened to final) median {statistics.median(blocks):g}, "
+                  f"range {min(blocks)}-{max(blocks)}"
+                  + (f" at {block_time:g} s blocks" if block_time else " (a block per transaction)"))
     for name, run in (("baseline", baseline), ("load", load)):
         tally = run.tally
         outcomes = ", ".join(f"{count} {state}" for state, count in sorted(tally.outcomes().items()))
@@ -198,7 +213,11 @@ def _print(report: dict, baseline: CrowdRun, load: CrowdRun) -> None:
     print(f"  anvil (native node + its npm launcher): {_mib(anvil['baseline'])} with {baseline.learners} members, "
           f"{_mib(anvil['load'])} with {load.learners}")
     print(f"  this process (store server, observer, deployment): {_mib(memory['bench_process_peak_kib'])}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print(json.dumps({"rounds_per_minute": load.rounds_per_minute, "ratio": ratio,
+                      "baseline_rounds_per_minute": baseline.rounds_per_minute,
+                      "blocks_per_round_median": statistics.median(load.extra["blocks_per_round"])
+                      if load.extra.get("blocks_per_round") else None,
                       "peak_per_agent_mib": memory["peak_per_agent_kib"] / MIB,
                       "ok": not report["failures"]}))
 

@@ -6,9 +6,15 @@ reference ledger with an in-memory store, replaying the proposers the contract d
 the same rounds and end with the same model; the figure is the wall-time ratio. With --anvil it also
 runs on an anvil devnet (a native node) to show what the chain costs without py-evm's interpreter.
 
-    .venv/bin/python scripts/bench_overhead.py [EXPERIMENT.toml] [--rounds N]
+    .venv/bin/python scripts/bench_overhead.py [EXPERIMENT.toml] [--rounds N] [--anvil] [--repeats R]
 
 Default: examples/mnist.toml (5 learners, 20 rounds). Goal: ratio at most 1.10.
+
+With --repeats R each ledger runs R times, interleaved (reference, chain, anvil, reference, ...), and
+each figure is the median over the repeats, each repeat's ratio taken against the reference run just
+before it: on a shared machine the load changes within minutes, not within one repeat. The CPU
+seconds of each run (this process's threads plus the children it waited for, such as anvil) are
+reported beside the wall time: on a machine shared with other work they move less than the wall time.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -32,7 +40,10 @@ def main() -> int:
     parser.add_argument("experiment", nargs="?", type=Path, default=DEFAULT_EXPERIMENT)
     parser.add_argument("--rounds", type=int, default=None, help="override the experiment's rounds")
     parser.add_argument("--anvil", action="store_true", help="also run on an anvil devnet")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats of every run (median)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, received: {args.repeats}")
 
     experiment = Experiment.load(args.experiment)
     if args.rounds:
@@ -40,41 +51,68 @@ def main() -> int:
     select_backend(experiment.keras_backend)
     from learnledger.runs.embedded import run_experiment
 
+    ledgers = ["chain", "reference"] + (["anvil"] if args.anvil else [])
+    seconds: dict[str, list[float]] = {ledger: [] for ledger in ledgers}
+    cpu: dict[str, list[float]] = {ledger: [] for ledger in ledgers}
+    ratios: dict[str, list[float]] = {ledger: [] for ledger in ledgers if ledger != "reference"}
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         # One-round warm-ups pay once per process what no experiment pays twice: Keras builds its
         # compiled functions, and web3, eth-tester and py-evm are imported and fill their caches.
-        ledgers = ["reference", "chain"] + (["anvil"] if args.anvil else [])
         for ledger in ledgers:
             run_experiment(dataclasses.replace(experiment, rounds=1), Path(tmp) / f"warmup-{ledger}", ledger=ledger)
-        started = time.perf_counter()
-        chained = run_experiment(experiment, Path(tmp) / "chain", ledger="chain")
-        chain_s = time.perf_counter() - started
-        proposers = [row["proposer"] for row in chained.rounds]
-        started = time.perf_counter()
-        reference = run_experiment(experiment, Path(tmp) / "reference", ledger="reference",
-                                   proposers=proposers)
-        reference_s = time.perf_counter() - started
-        runs = [("reference (no chain, memory store)", reference, reference_s),
-                ("embedded chain + directory store", chained, chain_s)]
-        if args.anvil:
-            started = time.perf_counter()
-            on_anvil = run_experiment(experiment, Path(tmp) / "anvil", ledger="anvil")
-            runs.append(("anvil devnet + directory store", on_anvil, time.perf_counter() - started))
+        for repeat in range(args.repeats):
+            for ledger in ledgers:  # the chain first: the reference replays the proposers it drew
+                proposers = [row["proposer"] for row in results["chain"].rounds] if ledger == "reference" else None
+                started, cpu_started = time.perf_counter(), _cpu_seconds()
+                results[ledger] = run_experiment(experiment, Path(tmp) / f"{ledger}-{repeat}", ledger=ledger,
+                                                 proposers=proposers)
+                seconds[ledger].append(time.perf_counter() - started)
+                cpu[ledger].append(_cpu_seconds() - cpu_started)
+            for ledger in ratios:
+                ratios[ledger].append(seconds[ledger][-1] / seconds["reference"][-1])
+            print(f"repeat {repeat + 1}/{args.repeats}: " + ", ".join(
+                f"{ledger} {seconds[ledger][-1]:.1f} s ({cpu[ledger][-1]:.1f} s CPU)" for ledger in ledgers)
+                + f", load average {os.getloadavg()[0]:.2f}", flush=True)
+    chained, reference = results["chain"], results["reference"]
+    labels = {"reference": "reference (no chain, memory store)", "chain": "embedded chain + directory store",
+              "anvil": "anvil devnet + directory store"}
+    runs = [(labels[ledger], results[ledger], statistics.median(seconds[ledger]),
+             statistics.median(ratios[ledger]) if ledger in ratios else 1.0)
+            for ledger in ["reference", "chain"] + (["anvil"] if args.anvil else [])]
+    chain_s, reference_s = statistics.median(seconds["chain"]), statistics.median(seconds["reference"])
 
     same_outcomes = [r["outcome"] for r in chained.rounds] == [r["outcome"] for r in reference.rounds]
     same_model = chained.summary["final_model_digest"] == reference.summary["final_model_digest"]
-    ratio = chain_s / reference_s
-    print(f"experiment {experiment.name}: {len(experiment.learners)} learners, {experiment.rounds} rounds")
+    ratio = statistics.median(ratios["chain"])
+    print(f"experiment {experiment.name}: {len(experiment.learners)} learners, {experiment.rounds} rounds, "
+          f"{args.repeats} interleaved repeat(s), load average {os.getloadavg()[0]:.2f}")
     print(f"{'ledger':<34}{'wall s':>9}{'accepted':>10}{'final mean test':>17}{'ratio':>8}")
-    for label, result, seconds in runs:
-        print(f"{label:<34}{seconds:>9.1f}{result.summary['accepted']:>10}"
-              f"{result.summary['final_mean_test_score']:>17.4f}{seconds / reference_s:>8.3f}")
+    for label, result, wall_s, median_ratio in runs:
+        print(f"{label:<34}{wall_s:>9.1f}{result.summary['accepted']:>10}"
+              f"{result.summary['final_mean_test_score']:>17.4f}{median_ratio:>8.3f}")
     print(f"same outcomes every round: {same_outcomes}; same final model: {same_model}")
     print(f"wall-time ratio chain / reference: {ratio:.3f} (goal <= {GOAL})")
-    print(json.dumps({"ratio": round(ratio, 4), "chain_s": round(chain_s, 2),
-                      "reference_s": round(reference_s, 2), "same_outcomes": same_outcomes,
-                      "same_final_model": same_model}))
+    figures = {"ratio": round(ratio, 4), "chain_s": round(chain_s, 2), "reference_s": round(reference_s, 2),
+               "ratios": [round(r, 4) for r in ratios["chain"]], "same_outcomes": same_outcomes,
+               "same_final_model": same_model}
+    cpu_ratios = {ledger: statistics.median(c / r for c, r in zip(cpu[ledger], cpu["reference"]))
+                  for ledger in ratios}
+    print("CPU-time ratios against the reference (medians): "
+          + ", ".join(f"{ledger} {value:.3f}" for ledger, value in cpu_ratios.items()))
+    figures["cpu_ratio"] = round(cpu_ratios["chain"], 4)
+    if args.anvil:
+        figures["anvil_cpu_ratio"] = round(cpu_ratios["anvil"], 4)
+        figures["anvil_ratio"] = round(statistics.median(ratios["anvil"]), 4)
+        figures["anvil_ratios"] = [round(r, 4) for r in ratios["anvil"]]
+    print(json.dumps(figures))
     return 0 if same_outcomes and same_model else 1
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process (all threads) and of the children it has waited for (anvil)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 if __name__ == "__main__":

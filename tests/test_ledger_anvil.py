@@ -79,3 +79,55 @@ def test_a_second_devnet_on_a_taken_port_says_so() -> None:
         with pytest.raises(LedgerError, match="is in use"):
             Devnet(port=first.port, accounts=1).start()
         assert first.running()
+
+
+def test_the_batched_nonce_and_fees_equal_the_single_reads_and_a_fresh_status_skips_the_estimate() -> None:
+    """Before each transaction the sender asks a node for its nonce and the fees in one JSON-RPC
+    batch: the same answers as two separate requests. A vote that the status just allowed goes out
+    with its fixed gas and no eth_estimateGas; one refused on chain is named by its replay."""
+    from web3.middleware import Web3Middleware
+
+    from learnledger.ledger.client import GAS_LIMITS
+    from learnledger.ledger.transact import FEE_HISTORY_BLOCKS, TIP_PERCENTILE
+
+    with Devnet(accounts=4) as devnet:
+        deployment, ledgers = deploy_three(devnet)
+        reader = ledgers[devnet.accounts[3][0]]
+        drawn = reader.proposer_of(1)
+        ledgers[drawn].propose(1, b"\x07" * 32, "cid-1")
+        voter = ledgers[next(m for m in deployment.params.members if m != drawn)]
+        sender, w3 = voter._sender, voter.w3
+        counted, fees = sender._count_and_fees()
+        assert counted is not None and counted == w3.eth.get_transaction_count(voter.account, "pending")
+        single = sender._caps_from(w3.eth.fee_history(FEE_HISTORY_BLOCKS, "latest", [TIP_PERCENTILE]))
+        assert fees == single and fees["maxFeePerGas"] > fees["maxPriorityFeePerGas"] > 0
+
+        seen: list[str] = []
+
+        class Recorder(Web3Middleware):
+            def request_processor(self, method, params):  # type: ignore[no-untyped-def]
+                seen.append(str(method))
+                return method, params
+
+        w3.middleware_onion.inject(Recorder, name="recorder", layer=0)
+        try:
+            assert voter.status().state is RoundState.VOTING
+            voter.vote(1, True, 1, 1)
+        finally:
+            w3.middleware_onion.remove("recorder")
+        assert "eth_estimateGas" not in seen and "eth_sendRawTransaction" in seen, seen
+        mined = w3.eth.get_transaction(w3.eth.get_block("latest")["transactions"][0])
+        assert mined["gas"] == GAS_LIMITS["vote"]
+
+        # the status allowed a vote; the same key voted through another handle meanwhile
+        other = next(m for m in deployment.params.members if m not in (drawn, voter.account))
+        key = dict(devnet.accounts)[other]
+        mine, elsewhere = ContractLedger(w3, deployment, key), ContractLedger(w3, deployment, key)
+        assert mine.status().state is RoundState.VOTING
+        with pytest.raises(ContractRevert) as refused:
+            elsewhere.vote(1, True, 1, 1)  # the last vote: the round is decided
+            mine.vote(1, False, 2, 2)
+        assert refused.value.name == "RoundUnexpectedState"
+        assert refused.value.args_[:2] == (1, RoundState.ACCEPTED)
+        receipt = w3.eth.get_transaction_receipt(w3.eth.get_block("latest")["transactions"][0])
+        assert receipt["status"] == 0, "the refused vote was sent and reverted on chain"

@@ -185,3 +185,20 @@ def test_a_round_that_closes_while_the_history_is_read_comes_with_all_its_votes(
     assert record.state is RoundState.ACCEPTED
     assert [vote.voter for vote in record.votes] == [voters[0].account, voters[1].account]
     assert (record.approvals, record.rejections) == (1, 1)
+
+
+def test_round_blocks_span_from_the_opening_block_to_the_finalizing_one() -> None:
+    """A block per transaction here: round 1 opens at deployment, then the proposal and two votes,
+    the last of which finalizes it and opens round 2 in the same block."""
+    from learnledger.runs.crowd_tally import blocks_per_round
+
+    exp = embedded_experiment(3, outsiders=0, start_time=4_000_000_000)
+    reader = exp.ledger(exp.members[0])
+    drawn = exp.ledger(reader.proposer_of(1))
+    drawn.propose(1, b"\x01" * 32, "cid")
+    for member in exp.members:
+        if member != drawn.account:
+            exp.ledger(member).vote(1, True, 1, 1)
+    last_vote = exp.chain.w3.eth.block_number
+    assert reader.round_blocks() == {1: (exp.deployment.block, last_vote)}
+    assert blocks_per_round(reader) == [last_vote - exp.deployment.block] == [3]

@@ -71,6 +71,37 @@ def test_follow_many_returns_when_stopped() -> None:
     assert 0 < len(waiting.steps) < 1000
 
 
+class _Head:
+    """A chain head that the test moves: what ``follow_many`` reads once per sweep."""
+
+    def __init__(self) -> None:
+        self.number = 1
+
+    def head(self) -> int:
+        return self.number
+
+
+def test_follow_many_passes_over_waiting_agents_while_the_head_stays_put() -> None:
+    """Two agents wait; while the head does not move neither is stepped again, however often it is
+    due; one block later both look again, and then finish."""
+    chain = _Head()
+    agents = [ScriptedAgent(group, [Action.WAITING, Action.FINISHED]) for group in ("a", "b")]
+    for agent in agents:
+        agent.ledger = chain  # type: ignore[attr-defined]
+    stop = threading.Event()
+    runner = threading.Thread(target=follow_many, args=(agents,), kwargs={"poll_s": 0.01, "stop": stop})
+    runner.start()
+    try:
+        time.sleep(0.3)  # thirty polls' worth
+        assert [len(agent.steps) for agent in agents] == [1, 1], "no status read while the head stayed"
+        chain.number = 2
+        runner.join(timeout=5)
+        assert not runner.is_alive() and [len(agent.steps) for agent in agents] == [2, 2]
+    finally:
+        stop.set()
+        runner.join()
+
+
 def test_split_evenly_keeps_order_and_sizes_within_one() -> None:
     groups = [f"g{i}" for i in range(10)]
     chunks = split_evenly(groups, 3)

@@ -34,6 +34,16 @@ action sent now would meet (the latest block's clock may already be past a deadl
 HISTORY_READS = 3
 """How many times ``history`` reads again when a round closes while it reads (one more is plenty)."""
 
+GAS_LIMITS = {"propose": 120_000, "vote": 120_000, "finalize": 120_000}
+"""Gas sent with a round action that the status just read allows, instead of simulating it first.
+
+Each covers its function's worst case with room to spare (docs/gas.md): propose 57.7k with a
+59-character CID, about 60k with the longest CID the contract takes (128 bytes); a vote 37.5k, 56.8k
+as a member's first vote in a new word of ballot bits; the last vote, which finalizes the round and
+opens the next, 74.2k, about 94k in a new word; finalize 65.0k. Only the gas used is paid; the limit
+counts against a block's gas, so 250 votes still fit one 30M block. tests/test_gas_limits.py runs
+every worst case with these limits on a real chain."""
+
 
 class ContractLedger:
     """One member's typed client of a deployed experiment (implements ``api.Ledger``).
@@ -71,6 +81,10 @@ class ContractLedger:
         self._clock = clock or (lambda: chain_clock(w3))
         self._members: tuple[Member, ...] | None = None
         self._reveal_window: int | None = None
+        self._remember: Callable[[Any, Callable[[], Any]], Any] | None = getattr(w3.provider, "remember", None)
+        """The embedded chain answers a read of a state it answered before from memory."""
+        self._checked: LedgerStatus | None = None
+        """The status read last, until the next action uses it to skip that action's simulation."""
 
     # ------------------------------------------------------------------------------- reading
 
@@ -79,7 +93,10 @@ class ContractLedger:
         return self._sender.address
 
     def _view(self, name: str, *args: Any) -> Any:
-        return self._sender.call(getattr(self.contract.functions, name)(*args), VIEW_BLOCK)
+        def read() -> Any:
+            return self._sender.call(getattr(self.contract.functions, name)(*args), VIEW_BLOCK)
+
+        return read() if self._remember is None else self._remember((self.deployment.address, name, args), read)
 
     def head(self) -> int:
         """The number of the chain's latest block: one cheap call, to react to new blocks."""
@@ -98,9 +115,13 @@ class ContractLedger:
         return self._members
 
     def status(self) -> LedgerStatus:
+        """The contract's ``statusOf(account)``; an action that this status allows, sent next, is
+        not simulated first (see ``GAS_LIMITS``)."""
         round, state, proposer, voted, finished = self._view("statusOf", self.account)
-        return LedgerStatus(int(round), RoundState(state),
-                            None if int(proposer, 16) == 0 else str(proposer), bool(voted), bool(finished))
+        self._checked = LedgerStatus(int(round), RoundState(state),
+                                     None if int(proposer, 16) == 0 else str(proposer), bool(voted),
+                                     bool(finished))
+        return self._checked
 
     def current_round(self) -> int:
         return int(self._view("currentRound"))
@@ -129,11 +150,14 @@ class ContractLedger:
     def proposal(self, round: int) -> Proposal | None:
         """The proposal of ``round`` as the chain holds it now (read from the events each time, so a
         proposal that a reorganisation removed or replaced is never served from memory)."""
-        found = None
-        for name, args in self._round_events.refresh():
-            if name == "WeightsProposed" and int(args["round"]) == round:
-                found = Proposal(round, args["proposer"], bytes(args["digest"]), args["cid"])
-        return found
+        def read() -> Proposal | None:
+            found = None
+            for name, args in self._round_events.refresh():
+                if name == "WeightsProposed" and int(args["round"]) == round:
+                    found = Proposal(round, args["proposer"], bytes(args["digest"]), args["cid"])
+            return found
+
+        return read() if self._remember is None else self._remember((self.deployment.address, "proposal", round), read)
 
     def current_model(self) -> SharedModel:
         digest, round_ = self._view("currentModel")
@@ -173,6 +197,15 @@ class ContractLedger:
         state = SuccessionState(self._view("successionState"))
         events = list(self._events.logs(self.deployment.block, ("SuccessionProposed", "SuccessionVoteCast")))
         return fold_succession(state, events)
+    def round_blocks(self) -> dict[int, tuple[int, int]]:
+        """For each finalized round, the block that opened it and the block that finalized it (for
+        a round's chain latency in blocks)."""
+        since = self.deployment.block
+        opened = {int(e["args"]["round"]): int(e["blockNumber"])
+                  for e in self.contract.events.RoundOpened().get_logs(from_block=since)}
+        final = {int(e["args"]["round"]): int(e["blockNumber"])
+                 for e in self.contract.events.RoundFinalized().get_logs(from_block=since)}
+        return {number: (opened[number], block) for number, block in sorted(final.items()) if number in opened}
 
     def history(self) -> list[RoundRecord]:
         """Every round so far, from the events; the open round's state from the contract.
@@ -203,14 +236,33 @@ class ContractLedger:
 
     # ------------------------------------------------------------------------------- acting
 
-    def _send(self, name: str, *args: Any) -> dict[str, Any]:
-        return self._sender.send(self.deployment.address, self.contract.encode_abi(name, list(args)))
+    def _send(self, name: str, *args: Any, checked: bool = False) -> dict[str, Any]:
+        """Send ``name(*args)``: with its fixed gas limit and no simulation when ``checked`` (the
+        status just read allows it) and ``GAS_LIMITS`` knows the function, else simulated first. A
+        refusal is ``ContractRevert`` both ways: from the simulation, or named by replaying a
+        transaction that reverted on chain."""
+        return self._sender.send(self.deployment.address, self.contract.encode_abi(name, list(args)),
+                                 gas=GAS_LIMITS.get(name) if checked else None)
+
+    def _allowed_by_status(self, round: int, action: str) -> bool:
+        """Whether the status read last (used up by this call) allows ``action`` in ``round`` now."""
+        status, self._checked = self._checked, None
+        if status is None or status.finished or status.round != round:
+            return False
+        mine = status.proposer is not None and status.proposer.lower() == self.account.lower()
+        if action == "propose":
+            return status.state is RoundState.PROPOSING and mine
+        if action == "vote":  # an open vote (the record's term): a sealed experiment takes commitments
+            return (status.state is RoundState.VOTING and not mine and not status.voted
+                    and self.deployment.params.reveal_window == 0)
+        return status.state.can_finalize
 
     def propose(self, round: int, digest: bytes, cid: str) -> None:
-        self._send("propose", round, digest, cid)
+        self._send("propose", round, digest, cid, checked=self._allowed_by_status(round, "propose"))
 
     def vote(self, round: int, approve: bool, vote_score: int, test_score: int) -> None:
-        self._send("vote", round, approve, vote_score, test_score)
+        self._send("vote", round, approve, vote_score, test_score,
+                   checked=self._allowed_by_status(round, "vote"))
 
     def commit_vote(self, round: int, approve: bool, vote_score: int, test_score: int, salt: bytes) -> None:
         self._send("commitVote", round, vote_commitment(approve, vote_score, test_score, salt, self.account, round))
@@ -219,7 +271,7 @@ class ContractLedger:
         self._send("revealVote", round, approve, vote_score, test_score, salt)
 
     def finalize(self, round: int) -> None:
-        self._send("finalize", round)
+        self._send("finalize", round, checked=self._allowed_by_status(round, "finalize"))
 
     def propose_successor(self, successor: str) -> None:
         self._send("proposeSuccessor", Web3.to_checksum_address(successor))

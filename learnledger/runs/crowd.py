@@ -282,6 +282,7 @@ class CrowdRun:
                      for group, kinds in tally.lost().items()},
             "missing_votes": {str(number): list(groups) for number, groups in tally.missing_votes.items()},
             "anvil_peak_rss_kib": self.anvil_peak_rss_kib,
+            **self.extra,
             "worker_memory": [
                 {"worker": report.index, "agents": report.agents, "base_rss_kib": report.base_rss_kib,
                  "ready_rss_kib": report.ready_rss_kib, "peak_rss_kib": report.peak_rss_kib,
@@ -302,6 +303,7 @@ def run_crowd(
     timeout_s: float = 3600.0,
     on_round: Callable[[RoundRecord, float], None] = lambda record, seconds: None,
     on_setup: Callable[[str], None] = lambda line: None,
+    block_time: float | None = None,
 ) -> CrowdRun:
     """Run ``experiment_file`` with its learners spread over ``workers`` processes on a fresh devnet.
 
@@ -317,12 +319,13 @@ def run_crowd(
         timeout_s: give up (CrowdError) if the rounds are not all final after this long.
         on_round: called with each round's record and the seconds since "go" once it is final.
         on_setup: called with a line of text at each set-up step.
+        block_time: seconds between the devnet's blocks; None mines each transaction at once.
 
     Raises:
         CrowdError: a worker died, or the workers or the rounds took longer than allowed.
     """
     from learnledger.ledger.devnet import Devnet
-    from learnledger.runs.crowd_tally import tally
+    from learnledger.runs.crowd_tally import blocks_per_round, tally
     from learnledger.runs.launch import deploy_on_devnet
     from learnledger.store.local import LocalStore
     from learnledger.store.server import serve_in_thread
@@ -338,7 +341,7 @@ def run_crowd(
     on_setup(f"starting anvil ({len(groups) + 1} accounts) and the store server")
     store = LocalStore(out / "store")
     server, _ = serve_in_thread(store, "127.0.0.1", 0)
-    devnet = Devnet(accounts=len(groups) + 1)
+    devnet = Devnet(accounts=len(groups) + 1, block_time=block_time)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         devnet.start()
@@ -385,7 +388,8 @@ def run_crowd(
         sent = {group: counts for report in reports for group, counts in report.sent.items()}
         return CrowdRun(learners=len(groups), rounds=experiment.rounds, workers=reports, setup_s=setup_s,
                         run_s=run_s, final_at_s=final_at, tally=tally(observer, sent, experiment.rounds),
-                        anvil_peak_rss_kib=anvil_peak, out=out)
+                        anvil_peak_rss_kib=anvil_peak, out=out,
+                        extra={"blocks_per_round": blocks_per_round(observer), "block_time_s": block_time})
     finally:
         _stop(processes)
         devnet.stop()

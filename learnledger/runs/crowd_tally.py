@@ -135,3 +135,10 @@ def _finalize_senders(observer: ContractLedger) -> list[str]:
         if call == bytes.fromhex(contract.encode_abi("finalize", [event["args"]["round"]])[2:]):
             senders.append(str(transaction["from"]))
     return senders
+
+
+def blocks_per_round(observer: ContractLedger) -> list[int]:
+    """For each finalized round, the blocks from the one that opened it (the previous round's last
+    vote, or the deployment) to the one that finalized it: a round's chain latency in blocks, at
+    least 2 (the proposal in the next block, then every vote in the block after)."""
+    return [final - opened for opened, final in observer.round_blocks().values()]
