@@ -185,7 +185,7 @@ def test_agents_follow_a_succession_when_on_the_new_roster_and_stop_when_not(
 
     from learnledger.ledger.reference import SuccessorViews
 
-    reference, store, clock, agents, _ = _experiment(tmp_path, learners, rounds=2)
+    reference, store, clock, agents, logs = _experiment(tmp_path, learners, rounds=2)
     first_address, second_address = "0x" + "a1" * 20, "0x" + "b2" * 20
     ledgers: dict[str, ReferenceLedger] = {}
 
@@ -220,6 +220,9 @@ def test_agents_follow_a_succession_when_on_the_new_roster_and_stop_when_not(
     assert agents[2].left_line_at is not None and "roster does not include this member" in caplog.text
     assert agents[2].step() is Action.FINISHED  # and stays stopped
 
+    logged_before = len(logs)
     records = drive(agents[:2], second.as_member(MEMBERS[0]), clock.advance)
     assert [r.round for r in records] == [1, 2]
+    # the successor's rounds 1 and 2 are logged too, though the predecessor had rounds 1 and 2
+    assert sorted(entry.round for entry in logs[logged_before:]) == [1, 1, 2, 2]
     assert all(len(r.votes) == 1 for r in records)  # one voter each: the other of the two members

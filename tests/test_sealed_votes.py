@@ -209,6 +209,18 @@ def test_a_ballot_file_that_cannot_be_read_says_the_vote_cannot_be_revealed(tmp_
         box.load(3)
 
 
+def test_a_successor_s_sealed_votes_are_kept_apart_from_its_predecessor_s(tmp_path: Path) -> None:
+    """Rounds are numbered from 1 again in a successor: its round 1 must not find the kept vote of
+    the predecessor's round 1 (committing that would cast an old vote in a new experiment)."""
+    box = BallotBox(tmp_path / "votes", "0x" + "ab" * 20)
+    box.keep(SealedBallot(1, True, 1, 2, b"\x01" * 32))
+    successor = box.for_successor("0x" + "CD" * 20)
+    assert successor.path(1) != box.path(1) and successor.load(1) is None
+    successor.keep(SealedBallot(1, False, 3, 4, b"\x02" * 32))
+    assert box.load(1) == SealedBallot(1, True, 1, 2, b"\x01" * 32)
+    assert successor.load(1) == SealedBallot(1, False, 3, 4, b"\x02" * 32)
+
+
 # ------------------------------------------------------------------------------ a whole run
 
 

@@ -212,9 +212,13 @@ class Agent:
         log.info("%s follows the experiment to its successor %s", self.group, successor)
         self.ledger = ledger
         self.initial_cid = initial_cid
+        if self.ballots is not None:
+            self.ballots = self.ballots.for_successor(successor)
         self._initial_pinned = False
         self._tended = 0
         self._rejected = {}
+        self._logged = set()  # the successor numbers its rounds from 1 again
+        self._unrevealable = set()
         return Action.FOLLOWED
 
     # ------------------------------------------------------------------ the three actions

@@ -70,6 +70,12 @@ class BallotBox:
     def path(self, round: int) -> Path:
         return self.folder / f"sealed-vote-{self.account}-round-{round}.json"
 
+    def for_successor(self, experiment: str) -> BallotBox:
+        """The box for the same voter in the successor ``experiment`` (its address): a folder of its
+        own, since its rounds are numbered from 1 again and a kept vote must never be taken for
+        another experiment's."""
+        return BallotBox(self.folder / experiment.lower(), self.account)
+
     def keep(self, ballot: SealedBallot) -> Path:
         """Write ``ballot`` durably before its commitment is sent: a temporary file created
         owner-only, flushed to disk, then renamed over the round's file."""
