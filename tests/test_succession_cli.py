@@ -110,3 +110,24 @@ def test_a_succession_from_the_command_line(tmp_path: Path) -> None:
         assert plot.stat().st_size > 10_000
         mixed = invoke("audit", "--line", "--deployment", str(second), "--to-block", "5")
         assert mixed[0] == 2 and "leave out --to-block" in mixed[1]
+
+
+@needs_anvil
+def test_a_successor_keeps_its_predecessor_s_sealed_votes_unless_told_otherwise(tmp_path: Path) -> None:
+    """The reveal window is one of the terms a successor takes over (from the chain alone), and
+    --reveal-window replaces it like any other term."""
+    with Devnet(accounts=2) as node:
+        (a, ka), (b, _) = node.accounts
+        first = tmp_path / "first.json"
+        done = invoke("deploy", "--rpc", node.rpc_url, "--members", f"{a},{b}", "--reveal-window", "300",
+                      *DIGESTS, "--key", ka, "--out", str(first))
+        assert done[0] == 0, done[1]
+        address = Deployment.load(first).address
+        for given, expected in ((), 300), (("--reveal-window", "0"), 0):
+            out = tmp_path / f"successor-{expected}.json"
+            done = invoke("deploy", "--rpc", node.rpc_url, "--successor-of", address, "--members", f"{a},{b}",
+                          *given, "--key", ka, "--out", str(out))
+            assert done[0] == 0, done[1]
+            record = Deployment.load(out)
+            on_chain = ContractLedger(connect(node.rpc_url), record, ka).reveal_window()
+            assert record.params.reveal_window == on_chain == expected

@@ -181,8 +181,8 @@ def deploy_command(
     successor_of: Optional[str] = typer.Option(
         None, "--successor-of", help="Deploy a successor of the experiment at this address: its "
         "terms and model spec, its current shared model as initial weights, the roster given "
-        "(names default to the predecessor's for members it had). --threshold-bps, windows and "
-        "--max-rounds, when given, replace its terms. Then `learnledger succession propose`."),
+        "(names default to the predecessor's for members it had). --threshold-bps, the windows "
+        "(--reveal-window too) and --max-rounds, when given, replace its terms. Then `learnledger succession propose`."),
 ) -> None:
     """Deploy an experiment's contract; print its address and write deployment.json.
 
@@ -208,7 +208,8 @@ def deploy_command(
                   "leave out --experiment, --spec-digest and --initial-digest")
         given = {name: value for name, value in (("threshold_bps", threshold_bps),
                                                  ("proposal_window", proposal_window),
-                                                 ("vote_window", vote_window), ("max_rounds", max_rounds))
+                                                 ("vote_window", vote_window), ("max_rounds", max_rounds),
+                                                 ("reveal_window", reveal_window))
                  if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"}
         _deploy_successor(rpc, successor_of, members, members_file, names, given,
                           (key, keyfile, keystore, password_file), out, as_json)

@@ -57,6 +57,7 @@ def deployment_at(w3: Web3, address: str, rpc_url: str | None = None) -> Deploym
         proposal_window=int(terms["proposalWindow"]),
         vote_window=int(terms["voteWindow"]),
         max_rounds=int(terms["maxRounds"]),
+        reveal_window=int(contract.functions.revealWindow().call()),
         predecessor=Web3.to_checksum_address(contract.functions.predecessor().call()),
     )
     return Deployment(address=address, chain_id=int(w3.eth.chain_id), block=block, rpc_url=rpc_url,
