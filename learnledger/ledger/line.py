@@ -64,6 +64,19 @@ def deployment_at(w3: Web3, address: str, rpc_url: str | None = None) -> Deploym
                       params=params, tx_hash="0x" + bytes(event["transactionHash"]).hex())
 
 
+def successor_ledger(w3: Web3, address: str, key: str, rpc_url: str | None = None) -> tuple[Any, str]:
+    """A member's way into the successor at ``address`` (an agent following its experiment there):
+    its ledger client with this member's ``key``, and the CID of its initial weights.
+
+    Raises:
+        LedgerError: no experiment of this artifact at ``address``.
+    """
+    from learnledger.ledger.client import ContractLedger
+
+    record = deployment_at(w3, address, rpc_url)
+    return ContractLedger(w3, record, key), record.params.initial_cid
+
+
 def model_cid(w3: Web3, deployment: Deployment) -> tuple[bytes, int, str]:
     """The shared model of ``deployment`` now: its digest, the round that set it, and its CID."""
     contract = w3.eth.contract(address=deployment.address, abi=load_artifact().abi)

@@ -75,6 +75,7 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
     from learnledger.ledger.chain import connect
     from learnledger.ledger.client import ContractLedger
     from learnledger.ledger.guard import check_funded
+    from learnledger.ledger.line import successor_ledger
     from learnledger.ledger.params import Deployment
 
     deployment = Deployment.load(config.deployment)
@@ -109,17 +110,10 @@ def build_member(config: MemberConfig):  # -> tuple[Agent, Learner]
     from learnledger.agents.learner import Learner
 
     learner = Learner(config.group, data, spec)
-
-    def open_successor(address: str):  # -> tuple[ContractLedger, str]
-        from learnledger.ledger.line import deployment_at
-
-        successor = deployment_at(ledger.w3, address, rpc_url)
-        return ContractLedger(ledger.w3, successor, config.key), successor.params.initial_cid
-
     agent = Agent(learner, ledger, store, params.initial_cid,
                   on_round_log=_round_logger(config.log_file), pins=config.pins,
                   ballots=BallotBox(config.ballot_folder(), ledger.account),
-                  open_successor=open_successor)
+                  open_successor=lambda address: successor_ledger(ledger.w3, address, config.key, rpc_url))
     return agent, learner
 
 

@@ -27,7 +27,7 @@ from learnledger.data.experiment_data import load_learner_data
 from learnledger.ledger.chain import EmbeddedChain
 from learnledger.ledger.client import ContractLedger
 from learnledger.ledger.deploy import deploy
-from learnledger.ledger.line import deployment_at, successor_params
+from learnledger.ledger.line import successor_ledger, successor_params
 from learnledger.ledger.params import Deployment, ExperimentParams
 from learnledger.report.history_plot import plot_history
 from learnledger.report.rounds import write_jsonl
@@ -76,12 +76,9 @@ def run_demo(out: Path, rounds: int = 10, per_learner: int = 300, epochs: int = 
         proposal_window=600, vote_window=600, max_rounds=rounds))
 
     def agent_of(lab: str, deployment: Deployment) -> Agent:
-        def open_successor(successor: str) -> tuple[ContractLedger, str]:
-            record = deployment_at(chain.w3, successor)
-            return ContractLedger(chain.w3, record, keys[lab]), record.params.initial_cid
-
         return Agent(learners[lab], ContractLedger(chain.w3, deployment, keys[lab]), store,
-                     deployment.params.initial_cid, open_successor=open_successor)
+                     deployment.params.initial_cid,
+                     open_successor=lambda successor: successor_ledger(chain.w3, successor, keys[lab]))
 
     agents = {lab: agent_of(lab, first) for lab in LABS[:3]}
     gas: dict[str, list[int]] = {"propose": [], "vote": [], "handover": []}
