@@ -89,6 +89,10 @@ class SimConfig:
     dis_hadron_pt_gev: float | None = None
     """DIS hadrons as two jets along the momentum transfer (string fragmentation), with this root-mean-
     square transverse momentum, GeV; None: shared isotropically in the hadronic rest frame."""
+    qe_llewellyn_smith: bool = False
+    """QE momentum transfer from the Llewellyn Smith cross section (vector and axial form factors, the
+    energy's kinematic limit) and the argon nucleon's removal energy, instead of the axial dipole alone
+    on a free nucleon; the dipole alone gives too soft a Q^2 and too little energy to the proton."""
     higher_resonance_fraction: float = 0.0
     """Share of RES events above the Delta: W uniform from 1.3 GeV to the end of the resonance
     region (2 GeV), instead of the Delta(1232) Breit-Wigner."""
@@ -241,6 +245,7 @@ DUNE_PRESET: dict[str, Any] = {
     "class_mode_fractions": C.CVN_MODE_FRACTIONS,
     "dis_grows_with_energy": True,
     "higher_resonance_fraction": 0.6,
+    "qe_llewellyn_smith": True,
     "dis_hadron_pt_gev": C.STRING_PT_GEV,
     "fsi_nucleons": C.CVN_FSI_NUCLEONS,
     "fsi_pion_absorption": C.CVN_PION_ABSORPTION,
