@@ -155,6 +155,10 @@ STRING_PT_GEV = 0.335
 """Root-mean-square transverse momentum of hadrons to the string axis, GeV: PYTHIA 8's StringPT:sigma
 (T. Sjostrand et al., Comput. Phys. Commun. 191 (2015) 159), the fragmentation GENIE's AGKY model
 hands DIS events to above W = 3 GeV."""
+DIS_TRANSITION_W_GEV = 1.7
+"""W_cut of GENIE's RES-DIS transition: below it DIS enters only as the non-resonant background,
+scaled down by multiplicity-dependent factors (~0.1 for one pion), above it in full (C. Andreopoulos et
+al., NIM A 614 (2010) 87; GENIE's default Wcut = 1.7 GeV)."""
 RES_MAX_W_GEV = 2.0
 """Upper end of the resonance region in W: GENIE's Rein-Sehgal model takes resonances up to W = 2 GeV
 and hands higher W to DIS (C. Andreopoulos et al., NIM A 614 (2010) 87)."""

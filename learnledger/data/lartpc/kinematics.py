@@ -48,9 +48,9 @@ def sample_interaction(label: int, rng: np.random.Generator, config: SimConfig |
     """Draw one interaction of the class ``label`` (0 NC, 1 numu CC, 2 nue CC).
 
     The energy is drawn first and kept (so the spectrum asked is the spectrum made), then the mode; a
-    kinematically forbidden draw (a DIS event with W < 1.4 GeV) is redrawn within the same mode, and
-    only a mode out of reach at this energy is drawn again. Redrawing the mode at every rejection
-    would bias the shares towards QE and RES (43% DIS asked gave 30-37%).
+    kinematically forbidden draw (a DIS event with W below ``dis_min_w_gev``) is redrawn within the
+    same mode, and only a mode out of reach at this energy is drawn again. Redrawing the mode at
+    every rejection would bias the shares towards QE and RES (43% DIS asked gave 30-37%).
     """
     config = config or SimConfig()
     made = None
@@ -196,7 +196,7 @@ def _try_kinematics(label: int, mode: int, energy: float, rng: np.random.Generat
         y = rng.uniform(0.05, 0.95)
         q2 = 2.0 * M * energy * x * y
         w2 = M * M + 2.0 * M * energy * y - q2
-        if w2 < 1.4**2:
+        if w2 < config.dis_min_w_gev**2:
             return None
         w = float(np.sqrt(w2))
     else:
