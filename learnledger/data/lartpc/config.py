@@ -92,11 +92,12 @@ class SimConfig:
     qe_llewellyn_smith: bool = False
     """QE momentum transfer from the Llewellyn Smith cross section (vector and axial form factors, the
     energy's kinematic limit) and the argon nucleon's removal energy, instead of the axial dipole alone
-    on a free nucleon; the dipole alone gives too soft a Q^2 and too little energy to the proton."""
+    on a free nucleon; the dipole alone gives too soft a Q^2 and too little energy to the proton
+    (change 10 of docs/lartpc.md: measured, not in a preset)."""
     dis_min_w_gev: float = 1.4
     """Lowest hadronic invariant mass W of a DIS event, GeV; below it the resonances (RES) stand. GENIE
     keeps DIS below W_cut = 1.7 GeV only as a small non-resonant background, so its DIS events lie
-    above it (the DUNE preset)."""
+    above it (``C.DIS_TRANSITION_W_GEV``; change 11 of docs/lartpc.md: measured, not in a preset)."""
     higher_resonance_fraction: float = 0.0
     """Share of RES events above the Delta: W uniform from 1.3 GeV to the end of the resonance
     region (2 GeV), instead of the Delta(1232) Breit-Wigner."""
@@ -252,8 +253,6 @@ DUNE_PRESET: dict[str, Any] = {
     "class_mode_fractions": C.CVN_MODE_FRACTIONS,
     "dis_grows_with_energy": True,
     "higher_resonance_fraction": 0.6,
-    "qe_llewellyn_smith": True,
-    "dis_min_w_gev": C.DIS_TRANSITION_W_GEV,
     "dis_hadron_pt_gev": C.STRING_PT_GEV,
     "fsi_nucleons": C.CVN_FSI_NUCLEONS,
     "fsi_pion_absorption": C.CVN_PION_ABSORPTION,
