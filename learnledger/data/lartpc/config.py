@@ -89,6 +89,15 @@ class SimConfig:
     dis_hadron_pt_gev: float | None = None
     """DIS hadrons as two jets along the momentum transfer (string fragmentation), with this root-mean-
     square transverse momentum, GeV; None: shared isotropically in the hadronic rest frame."""
+    qe_llewellyn_smith: bool = False
+    """QE momentum transfer from the Llewellyn Smith cross section (vector and axial form factors, the
+    energy's kinematic limit) and the argon nucleon's removal energy, instead of the axial dipole alone
+    on a free nucleon; the dipole alone gives too soft a Q^2 and too little energy to the proton
+    (change 10 of docs/lartpc.md: measured, not in a preset)."""
+    dis_min_w_gev: float = 1.4
+    """Lowest hadronic invariant mass W of a DIS event, GeV; below it the resonances (RES) stand. GENIE
+    keeps DIS below W_cut = 1.7 GeV only as a small non-resonant background, so its DIS events lie
+    above it (``C.DIS_TRANSITION_W_GEV``; change 11 of docs/lartpc.md: measured, not in a preset)."""
     higher_resonance_fraction: float = 0.0
     """Share of RES events above the Delta: W uniform from 1.3 GeV to the end of the resonance
     region (2 GeV), instead of the Delta(1232) Breit-Wigner."""
@@ -133,6 +142,9 @@ class SimConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative; received: {name}={getattr(self, name)}")
         self._check_tables()
+        if not self.dis_min_w_gev > 1.08:
+            raise ValueError("dis_min_w_gev must exceed the nucleon and pion masses (1.08 GeV); "
+                             f"received: {self.dis_min_w_gev}")
         if not 0.0 <= self.higher_resonance_fraction <= 1.0:
             raise ValueError("higher_resonance_fraction must be in [0, 1]; "
                              f"received: {self.higher_resonance_fraction}")

@@ -134,6 +134,16 @@ MODE_FRACTIONS = (0.22, 0.30, 0.43, 0.05)
 J.A. Formaggio, G.P. Zeller, Rev. Mod. Phys. 84 (2012) 1307, Fig. 13)."""
 AXIAL_MASS_GEV = 1.0
 """M_A of the dipole axial form factor, GeV (world average near 1.0 GeV: Formaggio & Zeller)."""
+VECTOR_MASS_SQ_GEV2 = 0.71
+"""M_V^2 of the dipole vector form factors, GeV^2 (CVC from electron scattering; Llewellyn Smith,
+Phys. Rep. 3 (1972) 261; Formaggio & Zeller eq. 16)."""
+AXIAL_COUPLING = 1.267
+"""g_A = F_A(0) (PDG, neutron beta decay)."""
+ANOMALOUS_MOMENT_DIFFERENCE = 3.706
+"""mu_p - mu_n, the isovector anomalous magnetic moment: F_2^V(0)."""
+ARGON_REMOVAL_ENERGY_GEV = 0.030
+"""Energy to remove a nucleon from argon in GENIE's Fermi gas (E_b = 30 MeV for Ar): a bound
+nucleon's QE energy transfer is Q^2/2M plus this."""
 DELTA_MASS_GEV = 1.232
 DELTA_WIDTH_GEV = 0.117
 """Delta(1232) mass and width (PDG)."""
@@ -145,6 +155,10 @@ STRING_PT_GEV = 0.335
 """Root-mean-square transverse momentum of hadrons to the string axis, GeV: PYTHIA 8's StringPT:sigma
 (T. Sjostrand et al., Comput. Phys. Commun. 191 (2015) 159), the fragmentation GENIE's AGKY model
 hands DIS events to above W = 3 GeV."""
+DIS_TRANSITION_W_GEV = 1.7
+"""W_cut of GENIE's RES-DIS transition: below it DIS enters only as the non-resonant background,
+scaled down by multiplicity-dependent factors (~0.1 for one pion), above it in full (C. Andreopoulos et
+al., NIM A 614 (2010) 87; GENIE's default Wcut = 1.7 GeV)."""
 RES_MAX_W_GEV = 2.0
 """Upper end of the resonance region in W: GENIE's Rein-Sehgal model takes resonances up to W = 2 GeV
 and hands higher W to DIS (C. Andreopoulos et al., NIM A 614 (2010) 87)."""

@@ -48,9 +48,9 @@ def sample_interaction(label: int, rng: np.random.Generator, config: SimConfig |
     """Draw one interaction of the class ``label`` (0 NC, 1 numu CC, 2 nue CC).
 
     The energy is drawn first and kept (so the spectrum asked is the spectrum made), then the mode; a
-    kinematically forbidden draw (a DIS event with W < 1.4 GeV) is redrawn within the same mode, and
-    only a mode out of reach at this energy is drawn again. Redrawing the mode at every rejection
-    would bias the shares towards QE and RES (43% DIS asked gave 30-37%).
+    kinematically forbidden draw (a DIS event with W below ``dis_min_w_gev``) is redrawn within the
+    same mode, and only a mode out of reach at this energy is drawn again. Redrawing the mode at
+    every rejection would bias the shares towards QE and RES (43% DIS asked gave 30-37%).
     """
     config = config or SimConfig()
     made = None
@@ -177,9 +177,14 @@ def _nuclear_emission(kinds: list, momenta: list, mode: int, config: SimConfig, 
 def _try_kinematics(label: int, mode: int, energy: float, rng: np.random.Generator, config: SimConfig):
     """Lepton and hadrons for one (mode, energy), or None when the draw is kinematically forbidden."""
     m_l = LEPTON_MASS_GEV[label]
+    removal = 0.0
     if mode == QE:
         w = M
-        q2 = _dipole_q2(rng, C.AXIAL_MASS_GEV)
+        if config.qe_llewellyn_smith:
+            q2 = _llewellyn_smith_q2(rng, energy, m_l)
+            removal = C.ARGON_REMOVAL_ENERGY_GEV
+        else:
+            q2 = _dipole_q2(rng, C.AXIAL_MASS_GEV)
     elif mode == RES:
         if rng.random() < config.higher_resonance_fraction:
             w = float(rng.uniform(1.3, C.RES_MAX_W_GEV))
@@ -191,7 +196,7 @@ def _try_kinematics(label: int, mode: int, energy: float, rng: np.random.Generat
         y = rng.uniform(0.05, 0.95)
         q2 = 2.0 * M * energy * x * y
         w2 = M * M + 2.0 * M * energy * y - q2
-        if w2 < 1.4**2:
+        if w2 < config.dis_min_w_gev**2:
             return None
         w = float(np.sqrt(w2))
     else:
@@ -200,7 +205,7 @@ def _try_kinematics(label: int, mode: int, energy: float, rng: np.random.Generat
     if mode == OTHER:  # two nucleons out: quasi-elastic peak plus the pair's removal energy
         nu = q2 / (2.0 * M) + rng.uniform(0.02, 0.12)
     else:
-        nu = (w * w - M * M + q2) / (2.0 * M)
+        nu = (w * w - M * M + q2) / (2.0 * M) + removal
     lepton_energy = energy - nu
     if lepton_energy <= m_l + 1e-3:
         return None
@@ -267,6 +272,45 @@ def _ensure_pi0_share(kinds: list, momenta: list, fraction: float, rng: np.rando
 def _dipole_q2(rng: np.random.Generator, axial_mass: float) -> float:
     """Q^2 from (1 + Q^2/M_A^2)^-4 (the dipole axial form factor squared), by inverting its CDF."""
     return float(axial_mass**2 * ((1.0 - rng.random()) ** (-1.0 / 3.0) - 1.0))
+
+
+def llewellyn_smith_dsigma_dq2(q2: np.ndarray, energy: float, lepton_mass: float = 0.0) -> np.ndarray:
+    """d(sigma)/dQ^2 of nu n -> l p, up to a constant: A + B (s-u)/M^2 + C (s-u)^2/M^4 with dipole
+    vector (M_V^2 = 0.71 GeV^2) and axial (M_A) form factors (C.H. Llewellyn Smith, Phys. Rep. 3 (1972)
+    261; J.A. Formaggio, G.P. Zeller, Rev. Mod. Phys. 84 (2012) 1307, eq. 15-16); the interference
+    term B adds for neutrinos. Zero outside the kinematic range."""
+    q2 = np.asarray(q2, float)
+    tau = q2 / (4.0 * M * M)
+    g_d = (1.0 + q2 / C.VECTOR_MASS_SQ_GEV2) ** -2
+    g_e, g_m = g_d, (1.0 + C.ANOMALOUS_MOMENT_DIFFERENCE) * g_d
+    f1 = (g_e + tau * g_m) / (1.0 + tau)
+    f2 = (g_m - g_e) / (1.0 + tau)
+    fa = C.AXIAL_COUPLING / (1.0 + q2 / C.AXIAL_MASS_GEV**2) ** 2
+    fp = 2.0 * M * M * fa / (_PION_MASS_GEV**2 + q2)  # pseudoscalar, pion-pole dominance
+    r = lepton_mass**2 / (4.0 * M * M)
+    a = (lepton_mass**2 + q2) / (M * M) * ((1 + tau) * fa**2 - (1 - tau) * f1**2 + tau * (1 - tau) * f2**2
+                                           + 4 * tau * f1 * f2
+                                           - r * ((f1 + f2) ** 2 + (fa + 2 * fp) ** 2 - 4 * (1 + tau) * fp**2))
+    b = q2 / (M * M) * fa * (f1 + f2)
+    c = 0.25 * (fa**2 + f1**2 + tau * f2**2)
+    s_u = 4.0 * M * energy - q2 - lepton_mass**2
+    value = a + b * s_u / (M * M) + c * s_u**2 / M**4
+    return np.where((s_u > 0) & (q2 >= 0), np.maximum(value, 0.0), 0.0)
+
+
+_LS_GRID = 256
+_PION_MASS_GEV = S.MASS[S.PION_PLUS] / 1000.0
+
+
+def _llewellyn_smith_q2(rng: np.random.Generator, energy: float, lepton_mass: float) -> float:
+    """Q^2 of a QE event at E_nu = ``energy``: inverse CDF of the Llewellyn Smith cross section on a
+    grid up to the free-nucleon limit 4 M E^2 / (M + 2E) (draws past the lepton's limit are redrawn
+    by the caller's kinematic check)."""
+    q2_max = 4.0 * M * energy**2 / (M + 2.0 * energy)
+    grid = np.linspace(0.0, q2_max, _LS_GRID)
+    density = llewellyn_smith_dsigma_dq2(grid, energy, lepton_mass)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]))])
+    return float(np.interp(rng.random() * cdf[-1], cdf, grid))
 
 
 def _breit_wigner(rng: np.random.Generator, mass: float, width: float, low: float, high: float) -> float:
