@@ -23,7 +23,7 @@ from learnledger.cli.main import app
 from learnledger.ledger.devnet import ANVIL, Devnet
 from learnledger.report.rounds import read_jsonl
 from learnledger.report.stats import binomial_error
-from learnledger.runs.outputs import summarize
+from learnledger.report.summary import summarize
 from tests.conftest import tiny_experiment
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

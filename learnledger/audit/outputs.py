@@ -23,12 +23,12 @@ OUTPUT_FILES = ("rounds.jsonl", "history.png", "summary.json", "report.html")
 
 
 def chain_summary(report: AuditReport, gathered: ReportTerms) -> dict[str, Any]:
-    """summary.json as ``run`` writes it (``learnledger.runs.outputs.summarize``), from the chain.
+    """summary.json as ``run`` writes it (``learnledger.report.summary.summarize``), from the chain.
 
     ``wall_time_s`` is the chain's time from the first round's opening to the last finalization;
     ``final_mean_test_error`` its binomial error (None where the test-set sizes are unknown).
     """
-    from learnledger.runs.outputs import summarize
+    from learnledger.report.summary import summarize
 
     terms = gathered.terms
     headline = final_result(report.rows, terms, gathered.final_test_scores or None)

@@ -24,9 +24,10 @@ from learnledger.data.experiment_data import load_learner_data
 from learnledger.ledger.api import Ledger, RoundRecord, SharedModel
 from learnledger.ledger.params import ExperimentParams
 from learnledger.report.rounds import round_to_json
+from learnledger.report.summary import summarize
 from learnledger.report.terms import ExperimentTerms, terms_summary
 from learnledger.runs.driver import drive
-from learnledger.runs.outputs import RunFolder, summarize
+from learnledger.runs.outputs import RunFolder
 from learnledger.store.api import WeightStore
 from learnledger.store.local import LocalStore
 from learnledger.store.memory import MemoryStore

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 
 from learnledger.agents.experiment import Experiment
 from learnledger.report.rounds import read_jsonl, round_to_json
+from learnledger.report.summary import summarize
 from learnledger.report.terms import ExperimentTerms, terms_summary
-from learnledger.runs.outputs import RunFolder, summarize
+from learnledger.runs.outputs import RunFolder
 
 if TYPE_CHECKING:  # web3 is imported only once a devnet is used
     from learnledger.ledger.client import ContractLedger

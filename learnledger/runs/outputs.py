@@ -101,28 +101,3 @@ def append_line(path: Path, row: Mapping[str, object]) -> None:
     with path.open("a") as out:
         out.write(json.dumps(row, sort_keys=True) + "\n")
         out.flush()
-
-
-def summarize(
-    name: str,
-    ledger: str,
-    rows: Sequence[Mapping[str, object]],
-    final_test_scores: Mapping[str, float],
-    final_model_digest: str | None,
-    wall_s: float,
-) -> dict[str, object]:
-    """summary.json: how the rounds ended and how good the final shared model is for each group."""
-    outcomes = [row["outcome"] for row in rows]
-    scores = list(final_test_scores.values())
-    return {
-        "experiment": name,
-        "ledger": ledger,
-        "rounds": len(rows),
-        "accepted": outcomes.count("accepted"),
-        "rejected": outcomes.count("rejected"),
-        "skipped": outcomes.count("skipped"),
-        "final_model_digest": final_model_digest,
-        "final_test_scores": dict(final_test_scores),
-        "final_mean_test_score": sum(scores) / len(scores) if scores else None,
-        "wall_time_s": round(wall_s, 3),
-    }
