@@ -35,6 +35,7 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     [
         (["--members", "0x12"], "'0x12' is not an address"),
         (["--members", "0x" + "11" * 20, "--names", "a,b"], "2 names for 1 members"),
+        (["--members", "0x" + "11" * 20, "--names", "x" * 33], "is 33 bytes of UTF-8"),
         (["--members", "0x" + "11" * 20], "exactly one of --keystore FILE (with --password-file), "
                                           "--keyfile FILE or --key HEX"),
         (["--members", "0x" + "11" * 20, "--key", "0xnope"], "64 hex digits"),

@@ -136,6 +136,8 @@ def _edit(old: str, new: str) -> str:
         (_edit("epochs = 2", "epochs = 0"), "[training]: epochs must be an integer >= 1, received: epochs=0"),
         (_edit('group = "fnal"', 'group = "cern"'), "[[learners]] #2 group='cern': every learner needs its own"),
         (_edit('group = "fnal"', 'group = ""'), "[[learners]] #2 group=''"),
+        (_edit('group = "fnal"', 'group = "' + "f" * 33 + '"'), "at most 32 characters"),
+        (_edit('group = "fnal"', 'group = "' + "\u00e9" * 17 + '"'), "at most 32 bytes of UTF-8"),
         (_edit('corruption = "shuffled_labels"', 'corruption = "evil"'), "[[learners]] #2 (group 'fnal'): unknown corruption kind='evil'"),
         (_edit('corruption = "shuffled_labels"', 'corruption = "label_noise"\nfraction = 1.5'), "fraction=1.5"),
         (_edit('corruption = "shuffled_labels"', 'corruption = "label_noise"\nnoise = 0.5'), "[[learners]] #2 noise: unknown key"),

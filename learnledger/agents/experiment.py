@@ -198,8 +198,11 @@ def _learners(where: _Where, document: Mapping[str, Any]) -> tuple[LearnerSpec, 
     for index, table in enumerate(tables):
         section = f"[[learners]] #{index + 1}"
         where.only(table, section, {"group", "corruption", "fraction"})
-        group = where.string(table, section, "group", pattern=re.compile(r"^\S(.{0,62}\S)?$"),
-                             hint="a non-empty name of at most 64 characters, not padded with spaces")
+        group = where.string(table, section, "group", pattern=re.compile(r"^\S(.{0,30}\S)?$"),
+                             hint="a non-empty name of at most 32 characters, not padded with spaces")
+        if len(group.encode("utf-8")) > 32:
+            where.fail(section, "group", group, "a group name is at most 32 bytes of UTF-8 (the contract keeps "
+                       "it in one word); choose a shorter name")
         if group in seen:
             where.fail(section, "group", group, "every learner needs its own group name")
         seen.add(group)

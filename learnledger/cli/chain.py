@@ -233,6 +233,7 @@ def deploy_command(
               or [f"group-{i + 1}" for i in range(len(roster))])
     if len(groups) != len(roster):
         usage(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
+    _check_group_names(groups)
     from learnledger.cli.account import resolve_key
 
     secret = resolve_key(key, keyfile, keystore, password_file, "the deployer's")
@@ -299,6 +300,7 @@ def _deploy_successor(rpc: str, predecessor_address: str, members: str | None, m
               or [known.get(address, f"group-{i + 1}") for i, address in enumerate(roster)])
     if len(groups) != len(roster):
         usage(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
+    _check_group_names(groups)
     from learnledger.cli.account import resolve_key
 
     secret = resolve_key(*keys, "the deployer's")
@@ -314,6 +316,17 @@ def _deploy_successor(rpc: str, predecessor_address: str, members: str | None, m
     if not as_json:
         console.print(f"next: a member of {predecessor.address} runs `learnledger succession propose "
                       f"--successor {deployment.address}`", soft_wrap=True)
+
+
+def _check_group_names(groups: list[str]) -> None:
+    """Exit 2 before any transaction on a group name the contract cannot keep in its one word."""
+    from learnledger.ledger.params import GROUP_NAME_BYTES
+
+    for group in groups:
+        size = len(group.encode("utf-8"))
+        if size > GROUP_NAME_BYTES or "\0" in group:
+            usage(f"group name {group!r} is {size} bytes of UTF-8; the contract keeps a name in one word: "
+                  f"give at most {GROUP_NAME_BYTES} bytes, without NUL")
 
 
 def _record_deployment(deployment, out: Path, as_json: bool, headline: str) -> None:  # type: ignore[no-untyped-def]
