@@ -226,3 +226,32 @@ def test_agents_follow_a_succession_when_on_the_new_roster_and_stop_when_not(
     # the successor's rounds 1 and 2 are logged too, though the predecessor had rounds 1 and 2
     assert sorted(entry.round for entry in logs[logged_before:]) == [1, 1, 2, 2]
     assert all(len(r.votes) == 1 for r in records)  # one voter each: the other of the two members
+
+
+def test_an_agent_decides_a_succession_whose_votes_are_in_so_the_rounds_go_on(
+        tmp_path: Path, learners: list[Learner]) -> None:
+    """A succession proposed during round 1 and rejected by both voters: round 1 runs to its end,
+    the rounds pause, and nobody runs `succession finalize`; an agent sends the decision itself,
+    and the rounds resume to the experiment's end."""
+    from dataclasses import replace
+
+    from learnledger.ledger.api import SuccessionState
+    from learnledger.ledger.reference import SuccessorViews
+
+    reference, store, clock, agents, _ = _experiment(tmp_path, learners, rounds=3)
+    first_address, second_address = "0x" + "a1" * 20, "0x" + "b2" * 20
+    second = ReferenceLedger(replace(reference.params, initial_digest=reference.current_model().digest,
+                                     predecessor=first_address), clock=clock, seed=2, address=second_address)
+    first = ReferenceLedger(reference.params, clock=clock, seed=1, address=first_address,
+                            successor_views=lambda address: SuccessorViews(
+                                second.params.predecessor, second.params.initial_digest, len(second.params.members)))
+    for agent, member in zip(agents, MEMBERS):
+        agent.ledger = first.as_member(member)
+    first.as_member(MEMBERS[0]).propose_successor(second_address)
+    first.as_member(MEMBERS[1]).vote_succession(False)
+    first.as_member(MEMBERS[2]).vote_succession(False)
+    assert first.succession_state() is SuccessionState.VOTING_CLOSED
+
+    records = drive(agents, first.as_member(MEMBERS[0]), clock.advance)
+    assert first.succession_state() is SuccessionState.REJECTED
+    assert [r.round for r in records] == [1, 2, 3] and first.successor() is None

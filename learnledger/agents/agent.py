@@ -30,6 +30,7 @@ from learnledger.ledger.api import (
     Proposal,
     RoundState,
     SharedModel,
+    SuccessionState,
     to_score,
 )
 from learnledger.store.api import ContentNotFound, PinningStore, StoreError, WeightStore
@@ -66,6 +67,8 @@ class Action(str, Enum):
     REVEALED = "revealed"
     FINALIZED = "finalized"
     WAITING = "waiting"
+    SUCCESSION_DECIDED = "succession decided"
+    """This member sent the decision of a succession whose votes were in (rounds wait for it)."""
     FOLLOWED = "followed"
     """The experiment was succeeded and this member is on the successor's roster: it moved there."""
     FINISHED = "finished"
@@ -189,6 +192,8 @@ class Agent:
             return self._follow_or_finish()
         if status.state.can_finalize:
             return self._finalize(status.round, status.state)
+        if status.state is RoundState.UNOPENED and self.ledger.succession_state() is SuccessionState.VOTING_CLOSED:
+            return self._decide_succession()  # the rounds wait for it: any member may send it
         mine = status.proposer is not None and status.proposer.lower() == self.ledger.account.lower()
         if status.state is RoundState.PROPOSING and mine:
             return self._propose(status.round)
@@ -311,6 +316,17 @@ class Agent:
             raise refusal
         log.info("%s finalized round %d (%s)", self.group, round, state.name.lower())
         return Action.FINALIZED
+
+    def _decide_succession(self) -> Action:
+        try:
+            self.ledger.finalize_succession()
+        except ContractRevert as refusal:
+            # Another member decided it first: the rounds go on (or the successor takes over).
+            if self.ledger.succession_state() is not SuccessionState.VOTING_CLOSED:
+                return Action.WAITING
+            raise refusal
+        log.info("%s decided the succession: %s", self.group, self.ledger.succession_state().name.lower())
+        return Action.SUCCESSION_DECIDED
 
     # ------------------------------------------------------------------ weights and scores
 

@@ -277,3 +277,11 @@ class Ledger(Protocol):
     def successor(self) -> str | None:
         """The experiment that took this one over by succession, or None."""
         ...
+
+    def succession_state(self) -> SuccessionState:
+        """Where the latest succession proposal stands (one read)."""
+        ...
+
+    def finalize_succession(self) -> None:
+        """Decide the succession whose votes are in (VOTING_CLOSED), between rounds: anyone may."""
+        ...

@@ -191,6 +191,9 @@ class ContractLedger:
         """The digest of the weights this experiment started from (its round 0 model)."""
         return bytes(self._view("initialDigest"))
 
+    def succession_state(self) -> SuccessionState:
+        return SuccessionState(self._view("successionState"))
+
     def succession(self) -> Succession:
         """The latest succession proposal: its state from the contract, the rest from its events
         (state NONE and zeros before the first)."""

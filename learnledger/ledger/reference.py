@@ -564,6 +564,9 @@ class _Handle:
     def succession(self) -> Succession:
         return self._ledger.succession()
 
+    def succession_state(self) -> SuccessionState:
+        return self._ledger.succession_state()
+
     def propose_successor(self, successor: str) -> None:
         self._ledger.propose_successor(self._account, successor)
 
