@@ -218,22 +218,12 @@ def deploy_command(
         usage("give --experiment FILE (its model spec and initial weights are put in the store, where "
               "agents fetch them), or both --spec-digest and --initial-digest of a spec and weights "
               "already stored: a contract without them names no model the agents can use")
-    if (members is None) == (members_file is None):
-        usage("give the roster with exactly one of --members 0xA,0xB,... or --members-file FILE")
     parsed = _load_experiment(experiment) if experiment is not None else None
-    if members_file is not None:
-        roster, file_groups = read_members_file(members_file, parsed.groups if parsed else None)
-    else:
-        assert members is not None
-        roster, file_groups = parse_addresses(members), None
+    roster, file_groups = _read_roster(members, members_file, parsed.groups if parsed else None, "the roster")
     if parsed is not None and len(parsed.learners) != len(roster):
         usage(f"{experiment} has {len(parsed.learners)} learners ({', '.join(parsed.groups)}) but the "
               f"roster gives {len(roster)} addresses; give one address per learner, in the file's order")
-    groups = (split_list(names) if names is not None else file_groups
-              or [f"group-{i + 1}" for i in range(len(roster))])
-    if len(groups) != len(roster):
-        usage(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
-    _check_group_names(groups)
+    groups = _group_names(names, file_groups, [f"group-{i + 1}" for i in range(len(roster))])
     from learnledger.cli.account import resolve_key
 
     secret = resolve_key(key, keyfile, keystore, password_file, "the deployer's")
@@ -278,13 +268,7 @@ def _deploy_successor(rpc: str, predecessor_address: str, members: str | None, m
     if not is_address(predecessor_address):
         usage(f"--successor-of must be the predecessor's contract address (0x and 40 hex digits); "
               f"received: {predecessor_address!r}")
-    if (members is None) == (members_file is None):
-        usage("give the successor's roster with exactly one of --members 0xA,0xB,... or --members-file FILE")
-    if members_file is not None:
-        roster, file_groups = read_members_file(members_file, None)
-    else:
-        assert members is not None
-        roster, file_groups = parse_addresses(members), None
+    roster, file_groups = _read_roster(members, members_file, None, "the successor's roster")
     if not roster:
         usage("the successor's roster is empty; give at least one member")
     w3 = connect_or_exit(rpc)
@@ -296,11 +280,8 @@ def _deploy_successor(rpc: str, predecessor_address: str, members: str | None, m
         usage(f"the experiment at {predecessor.address} already has a successor; deploy a successor of "
               "the last experiment of its line")
     known = dict(zip(predecessor.params.members, predecessor.params.group_names))
-    groups = (split_list(names) if names is not None else file_groups
-              or [known.get(address, f"group-{i + 1}") for i, address in enumerate(roster)])
-    if len(groups) != len(roster):
-        usage(f"--names gives {len(groups)} names for {len(roster)} members; give one per member")
-    _check_group_names(groups)
+    groups = _group_names(names, file_groups,
+                          [known.get(address, f"group-{i + 1}") for i, address in enumerate(roster)])
     from learnledger.cli.account import resolve_key
 
     secret = resolve_key(*keys, "the deployer's")
@@ -318,15 +299,32 @@ def _deploy_successor(rpc: str, predecessor_address: str, members: str | None, m
                       f"--successor {deployment.address}`", soft_wrap=True)
 
 
-def _check_group_names(groups: list[str]) -> None:
-    """Exit 2 before any transaction on a group name the contract cannot keep in its one word."""
+def _read_roster(members: str | None, members_file: Path | None, order: tuple[str, ...] | None,
+                 whose: str) -> tuple[list[str], list[str] | None]:
+    """(addresses, group names from --members-file or None) from exactly one of --members and
+    --members-file (the file's lines put in ``order`` of group names when given); exit 2 otherwise."""
+    if (members is None) == (members_file is None):
+        usage(f"give {whose} with exactly one of --members 0xA,0xB,... or --members-file FILE")
+    if members_file is not None:
+        return read_members_file(members_file, order)
+    assert members is not None
+    return parse_addresses(members), None
+
+
+def _group_names(names: str | None, file_groups: list[str] | None, defaults: list[str]) -> list[str]:
+    """One group name per member: --names, else the members file's, else ``defaults``; exit 2 before
+    any transaction on a count that does not match or a name the contract cannot keep in its word."""
     from learnledger.ledger.params import GROUP_NAME_BYTES
 
+    groups = split_list(names) if names is not None else file_groups or defaults
+    if len(groups) != len(defaults):
+        usage(f"--names gives {len(groups)} names for {len(defaults)} members; give one per member")
     for group in groups:
         size = len(group.encode("utf-8"))
         if size > GROUP_NAME_BYTES or "\0" in group:
             usage(f"group name {group!r} is {size} bytes of UTF-8; the contract keeps a name in one word: "
                   f"give at most {GROUP_NAME_BYTES} bytes, without NUL")
+    return groups
 
 
 def _record_deployment(deployment, out: Path, as_json: bool, headline: str) -> None:  # type: ignore[no-untyped-def]
