@@ -118,8 +118,8 @@ def _audit_line(resources: ExitStack, deployment: Optional[Path], rpc: Optional[
     from learnledger.report.rounds import write_jsonl
     from learnledger.store.api import StoreUnreachable
 
-    store = _store(ipfs, store_dir, deployment) if (verify or ipfs or store_dir) else None
-    record, w3, contract = _connect(deployment, rpc, address, resources)
+    store = open_weight_store(ipfs, store_dir, deployment) if (verify or ipfs or store_dir) else None
+    record, w3, contract = connect_contract(deployment, rpc, address, resources)
     say = (lambda text: err_console.print(f"[dim]{escape(text)}[/]")) if as_json else (
         lambda text: console.print(f"[dim]{escape(text)}[/]"))
     try:
@@ -185,10 +185,10 @@ def _audit(resources: ExitStack, deployment: Optional[Path], rpc: Optional[str],
     from learnledger.report.rounds import write_jsonl
     from learnledger.store.api import StoreUnreachable
 
-    store = _store(ipfs, store_dir, deployment) if (verify or evaluate or ipfs or store_dir) else None
+    store = open_weight_store(ipfs, store_dir, deployment) if (verify or evaluate or ipfs or store_dir) else None
     if evaluate is not None and store is None:
         usage("--evaluate needs the weights: pass --store DIR or --ipfs URL")
-    record, w3, contract = _connect(deployment, rpc, address, resources)
+    record, w3, contract = connect_contract(deployment, rpc, address, resources)
     try:
         report = audit(w3, contract, record, store=store if verify else None,
                        from_block=from_block, to_block=to_block, confirmations=confirmations)
@@ -298,8 +298,8 @@ def _verdict(report: Any, values: list[Any], evaluation: dict[str, Any] | None) 
     }
 
 
-def _connect(deployment: Path | None, rpc: str | None, address: str | None,  # type: ignore[no-untyped-def]
-             resources: ExitStack | None = None):
+def connect_contract(deployment: Path | None, rpc: str | None, address: str | None,  # type: ignore[no-untyped-def]
+                     resources: ExitStack | None = None):
     """(the deployment record or None, a Web3, the contract address); exit 2 if that cannot be.
 
     With ``resources``, a launch folder's saved chain is brought back up (and stopped with them)
@@ -366,7 +366,8 @@ def _revive(saved: Path, recorded: str | None, resources: ExitStack):  # type: i
     return connect(node.rpc_url)
 
 
-def _store(ipfs: str | None, store_dir: Path | None, deployment: Path | None):  # type: ignore[no-untyped-def]
+def open_weight_store(ipfs: str | None, store_dir: Path | None, deployment: Path | None):  # type: ignore[no-untyped-def]
+    """The store holding the weights: the IPFS node, the directory, or the run's store beside the record."""
     from learnledger.store.kubo import KuboStore
     from learnledger.store.local import LocalStore
 

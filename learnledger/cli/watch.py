@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from learnledger.cli import checks
-from learnledger.cli.audit import _connect, _store
+from learnledger.cli.audit import connect_contract, open_weight_store
 from learnledger.cli.console import USAGE, console, fail
 from learnledger.cli.signals import Stopped, stop_on_signals
 
@@ -54,9 +54,9 @@ def watch_command(
     if experiment is not None and not experiment.is_file():
         fail(f"--experiment {experiment}: no such experiment file; pass the .toml the contract was deployed from",
              USAGE)
-    record, w3, contract = _connect(deployment, rpc, address)
+    record, w3, contract = connect_contract(deployment, rpc, address)
     beside = deployment is not None and (deployment.parent / "store").is_dir()  # a run folder's own store
-    store = _store(ipfs, store_dir, deployment) if (ipfs or store_dir or beside) else None
+    store = open_weight_store(ipfs, store_dir, deployment) if (ipfs or store_dir or beside) else None
     live = LiveExperiment(w3, str(contract), record, deployment, store, experiment, interval,
                           on_step=lambda line: console.print(f"[dim]{escape(line)}[/]"))
     try:
