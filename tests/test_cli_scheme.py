@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.main import get_command
@@ -55,6 +57,22 @@ def test_flags_show_no_type_and_defaults_are_said() -> None:
     version = runner.invoke(app, ["--version"])
     assert version.exit_code == 0 and version.output.strip() == f"learnledger {package_version()}"
     assert package_version() != "unknown"
+
+
+def test_the_command_line_starts_on_a_typer_without_rich_type_display() -> None:
+    """A GPU machine's Typer had no ``TyperOption.display_type_rich``: ``learnledger`` failed to start."""
+    script = (
+        "from typer.core import TyperOption\n"
+        "for kind in TyperOption.__mro__:\n"
+        "    if 'display_type_rich' in vars(kind):\n"
+        "        delattr(kind, 'display_type_rich')\n"
+        "from typer.testing import CliRunner\n"
+        "from learnledger.cli.main import app\n"
+        "result = CliRunner().invoke(app, ['--version'])\n"
+        "assert result.exit_code == 0 and result.output.startswith('learnledger '), result.output\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_machine_readable_output_has_one_spelling() -> None:

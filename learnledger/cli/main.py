@@ -32,7 +32,10 @@ def _flags_without_a_type(display: Any) -> Any:
     return display_type_rich
 
 
-TyperOption.display_type_rich = _flags_without_a_type(TyperOption.display_type_rich)  # type: ignore[method-assign]
+# Typer releases other than the pinned one may draw the help without this method: the help then keeps
+# its types, and the command line still starts (it once failed to start on a GPU machine's typer).
+if hasattr(TyperOption, "display_type_rich"):
+    TyperOption.display_type_rich = _flags_without_a_type(TyperOption.display_type_rich)  # type: ignore[method-assign]
 
 
 def package_version() -> str:
