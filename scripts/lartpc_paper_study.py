@@ -1,4 +1,4 @@
-"""The paper's neutrino study on a CPU: collaborative learning on simulated events, judged on real ones.
+"""The paper's neutrino study: collaborative learning on simulated events, judged on real ones.
 
     .venv/bin/python scripts/lartpc_paper_study.py examples/lartpc_dune.toml [--json FILE]
         [--ledger chain|reference]

@@ -15,7 +15,9 @@ train and predict functions kept), so a round costs the training and scoring, no
 Determinism: on the TensorFlow CPU backend, training the same weights on the same data with the same
 spec, group and round gives bit-identical bytes within a process and across processes on the same
 machine (tests/test_learner.py checks the former). Across machines or thread counts, float
-reductions may round differently; the protocol never relies on two learners reproducing a proposal.
+reductions may round differently, and on a GPU (JAX, measured on an H200: docs/gpu.md) two trainings
+in one process already differ unless XLA is told to choose deterministic kernels; across backends
+the trained bytes always differ. The protocol never relies on two learners reproducing a proposal.
 """
 
 from __future__ import annotations
