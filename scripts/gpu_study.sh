@@ -7,7 +7,8 @@
 #
 # STAGES, any of "studies weights bench determinism" (default: all four, in this order of value).
 # Run from the repository root on a machine with a GPU and Keras 3 on JAX (and PyTorch for the
-# backend comparison). The two studies and the PyTorch comparison run side by side (one GPU holds
+# backend comparison). To compare with TensorFlow too, make its files on a CPU first and bring them:
+#   .venv/bin/python scripts/weights_across_backends.py .gpu/weights --data runs/lartpc_dune_6240.h5 The two studies and the PyTorch comparison run side by side (one GPU holds
 # them all; compiling is CPU work); the benchmark runs after them, alone on the GPU, so that nothing
 # else moves its timings, then JAX's side of the comparison and the determinism check. Each stage
 # gets what is left of the budget (default 540 s). A short lease still ends with every finished
