@@ -78,7 +78,7 @@ def main() -> int:
         parser.error(f"--rounds must be at least 1, received: {args.rounds}")
     experiment = dataclasses.replace(Experiment.load(args.experiment), rounds=args.rounds)
     select_backend(experiment.keras_backend)
-    from learnledger.ledger import chain as chain_module
+    from learnledger.ledger.node import EmbeddedProvider
     from learnledger.ledger.client import ContractLedger
     from learnledger.runs.embedded import run_experiment
 
@@ -87,7 +87,7 @@ def main() -> int:
         run_experiment(dataclasses.replace(experiment, rounds=1), Path(tmp) / "warmup", ledger="chain")
         for name in LEDGER_CALLS:
             ledger_timers.wrap(ContractLedger, name, name)
-        provider = chain_module._ClockedTesterProvider
+        provider = EmbeddedProvider
         original = provider.make_request
 
         def make_request(self: Any, method: Any, params: Any) -> Any:

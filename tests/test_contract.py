@@ -1,4 +1,4 @@
-"""The round rules of CollaborativeLearning.sol, on the embedded chain (eth-tester).
+"""The round rules of CollaborativeLearning.sol, on the embedded chain.
 
 Every refusal path, the deadlines (inclusive, by time travel), skips, the auto-finalizing last
 vote, the approval rule, the last round, and rosters of 1 to 256 members.
@@ -286,7 +286,7 @@ def test_votes_stay_recorded_across_the_247_round_ballot_windows() -> None:
     anyone = exp.ledger(exp.members[0])
     w3, contract = exp.chain.w3, anyone.contract
     for round_ in range(1, 247):  # skip rounds quickly: an empty block, then a plain finalize
-        exp.chain.tester.mine_blocks(1)
+        exp.chain.mine_blocks(1)
         w3.eth.send_transaction(
             {"from": exp.members[0], "to": contract.address, "gas": 300_000,
              "data": contract.encode_abi("finalize", [round_])}

@@ -2,7 +2,7 @@
 refusal still names the contract's custom error, whether caught before sending or after a revert
 on chain, down to the agent's log.
 
-The chain is the embedded one (the contract on py-evm, every transaction signed and mined)."""
+The chain is the embedded one (the contract on revm, every transaction signed and mined)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_every_worst_case_fits_its_fixed_gas_limit_and_is_sent_without_simulatio
     anyone = exp.ledger(exp.members[0])
     w3, contract = exp.chain.w3, anyone.contract
     for round_ in range(1, 247):  # skip rounds quickly: an empty block, then a plain finalize
-        exp.chain.tester.mine_blocks(1)
+        exp.chain.mine_blocks(1)
         w3.eth.send_transaction({"from": exp.members[0], "to": contract.address, "gas": 300_000,
                                  "data": contract.encode_abi("finalize", [round_])})
     assert anyone.current_round() == 247

@@ -8,8 +8,6 @@ stated the same way in the contract and the docs (8). docs/security.md names eac
 from __future__ import annotations
 
 import math
-import os
-import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,28 +38,6 @@ def digest(n: int) -> bytes:
     return bytes([n % 251 + 1]) * 32
 
 
-class _SeededOs:
-    """``os`` for eth-tester's miner, whose ``urandom`` (the random mix hash it gives each block,
-    hence the block hashes the draw reads) comes from a seeded generator: a reproducible run."""
-
-    def __init__(self, seed: int) -> None:
-        self._draw = random.Random(seed)
-
-    def urandom(self, size: int) -> bytes:
-        return self._draw.randbytes(size)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(os, name)
-
-
-@pytest.fixture
-def reproducible_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Block hashes of the embedded chain the same in every run (seed 15, fixed before measuring)."""
-    from eth_tester.backends.pyevm import main as pyevm
-
-    monkeypatch.setattr(pyevm, "os", _SeededOs(15))
-
-
 def fresh(ledger: ContractLedger) -> ContractLedger:
     """The same client after a chain revert: it counts its nonce from the chain again."""
     ledger._sender._nonce = None
@@ -78,8 +54,8 @@ class Chain:
 
     @classmethod
     def embedded(cls, exp: Sandbox) -> Chain:
-        tester = exp.chain.tester
-        return cls(tester.take_snapshot, tester.revert_to_snapshot, lambda: tester.mine_blocks(1))
+        chain = exp.chain
+        return cls(chain.snapshot, chain.revert, chain.mine_blocks)
 
     @classmethod
     def rpc(cls, w3: Any) -> Chain:
@@ -135,14 +111,13 @@ def play_with_a_grinding_last_voter(chain: Chain, ledgers: dict[str, ContractLed
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("reproducible_blocks")
 def test_the_last_voter_cannot_grind_the_next_proposer() -> None:
     """Finding 5: among 3 members, member 0 casts the last vote whenever it votes, each time in
     whichever of TRIES blocks draws itself as the next proposer. Under the old draw (seed of the
     block that opens the round) it proposed in about 60% of rounds; now the draw was made at the
     first vote, from the proposal block's hash, so waiting changes nothing: no round's draw differs
-    from the one an honest vote gives, so its share is the fair binomial third, here (block hashes
-    seeded, so every run is the same) inside the binomial spread around it."""
+    from the one an honest vote gives, so its share is the fair binomial third, here (the embedded
+    chain's block hashes follow from their numbers, so every run is the same) inside the binomial spread around it."""
     exp = embedded_experiment(3, outsiders=0, proposal_window=10_000, vote_window=10_000, start_time=START)
     rounds = 150
     drawn_grinder, changed_by_grinding = play_with_a_grinding_last_voter(
@@ -269,7 +244,7 @@ def test_the_draw_is_the_documented_function_of_the_proposal_block_hash() -> Non
         proposer = reader.proposer_of(round_)
         exp.ledger(proposer).propose(round_, digest(round_), CID)
         proposal_block = exp.chain.w3.eth.get_block("latest")
-        exp.chain.tester.mine_blocks(3)  # later votes, in later blocks, change nothing
+        exp.chain.mine_blocks(3)  # later votes, in later blocks, change nothing
         for voter in (m for m in exp.members if m != proposer):
             exp.ledger(voter).vote(round_, True, 900_000, 900_000)
         seed = keccak(encode(["bytes32", "address", "uint256"],

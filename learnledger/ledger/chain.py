@@ -1,4 +1,4 @@
-"""Connections to a chain: the embedded one (eth-tester in this process) or any JSON-RPC URL."""
+"""Connections to a chain: the embedded one (an EVM node in this process) or any JSON-RPC URL."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3 import HTTPProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from learnledger.ledger.api import LedgerError
+from learnledger.ledger.node import EmbeddedNode, EmbeddedProvider
 
 UNUSED_MIDDLEWARE = ("gas_price_strategy", "ens_name_to_address", "validation", "gas_estimate")
 """web3's default layers that serve nothing here, yet wrap every request: transactions are signed
@@ -22,63 +23,60 @@ Dropping them took a fifth of the embedded chain's client time."""
 EMBEDDED_GAS_LIMIT = 60_000_000
 """Block gas limit of the embedded chain: room to deploy a 256-member roster (about 24M gas) with
 margin. Mainnet-like chains allow 30-36M, also enough."""
+EMBEDDED_CHAIN_ID = 131277322940537
+"""A private chain id (eth-tester's, which the embedded chain used before)."""
+EMBEDDED_BALANCE = 10**24
+"""What each funded account holds at genesis: a million ether."""
+
+
+def embedded_keys(count: int) -> list[str]:
+    """The private keys 1, 2, ... ``count`` (32 bytes, hex): PUBLIC, well-known test keys, the ones
+    eth-tester funds, so the embedded chain's accounts are the same in every run and every tool."""
+    return ["0x" + i.to_bytes(32, "big").hex() for i in range(1, count + 1)]
+
+
+def is_embedded(w3: Web3) -> bool:
+    """Whether ``w3`` talks to the embedded chain (mined at once, no reorganisations)."""
+    return bool(getattr(w3.provider, "embedded", False))
 
 
 class EmbeddedChain:
-    """An Ethereum chain inside this process (eth-tester on py-evm), with funded accounts.
+    """An Ethereum chain inside this process (``node.EmbeddedNode``: revm), with funded accounts.
 
     Every transaction is mined in its own block at once. Time moves with the wall clock, or, when
-    ``start_time`` lies ahead of it, exactly one second per block (reproducible runs); either way
+    ``start_time`` is given, exactly one second per block (reproducible runs); either way
     ``time_travel`` jumps ahead.
 
     Args:
-        accounts: how many funded accounts to create. Default 10.
+        accounts: how many funded accounts to create (public test keys 1, 2, ...). Default 10.
         start_time: the genesis timestamp (unix seconds). Default: now.
     """
 
     def __init__(self, accounts: int = 10, start_time: int | None = None) -> None:
-        from eth_tester import EthereumTester, PyEVMBackend
+        from eth_account import Account
 
         if accounts < 1:
             raise LedgerError(f"an embedded chain needs at least 1 account, received: accounts={accounts}")
-        overrides: dict[str, Any] = {"gas_limit": EMBEDDED_GAS_LIMIT}
-        if start_time is not None:
-            overrides["timestamp"] = int(start_time)
-        backend = PyEVMBackend(
-            genesis_parameters=PyEVMBackend.generate_genesis_params(overrides=overrides),
-            genesis_state=PyEVMBackend.generate_genesis_state(num_accounts=accounts),
-        )
-        self.tester = EthereumTester(backend)
-        self._backend = backend
+        keys = embedded_keys(accounts)
+        self.accounts: list[tuple[str, str]] = [(Account.from_key(key).address, key) for key in keys]
+        self.node = EmbeddedNode(dict(self.accounts), balance=EMBEDDED_BALANCE, chain_id=EMBEDDED_CHAIN_ID,
+                                 gas_limit=EMBEDDED_GAS_LIMIT, start_time=start_time)
         self._reads: dict[Hashable, Any] = {}
-        self._reads_state: tuple[int, int, bytes] | None = None
+        self._reads_state: tuple[int, int] | None = None
         self.follows_wall_clock = start_time is None
-        self.w3 = lean(Web3(_ClockedTesterProvider(self)))
-        self.accounts: list[tuple[str, str]] = [
-            (key.public_key.to_checksum_address(), "0x" + key.to_bytes().hex())
-            for key in backend.account_keys
-        ]
+        provider = EmbeddedProvider(self.node)
+        provider.remember = self.remember  # type: ignore[attr-defined]
+        """Reads of one state answered once (``EmbeddedChain.remember``), for the ledger client."""
+        self.w3 = lean(Web3(provider))
 
     def now(self) -> int:
         """The timestamp the next transaction will see."""
-        return int(self.w3.eth.get_block("pending")["timestamp"])
+        return self.node.pending_time()
 
-    def catch_up_with_wall_clock(self) -> None:
-        """Stamp the pending block with the wall clock if it lags (eth-tester fixes a pending
-        block's time when the previous block is mined, so an idle chain would stop its clock)."""
-        if not self.follows_wall_clock:
-            return
-        chain = self._backend.chain
-        now = int(time.time())
-        if chain.header.timestamp < now:
-            chain.header = chain.header.copy(timestamp=now)
-
-    def state_version(self) -> tuple[int, int, bytes]:
-        """What every read of the next block depends on: its number, its time, and the hash of the
-        block before it. Equal versions mean equal state, so a read may be served from ``remember``."""
-        self.catch_up_with_wall_clock()
-        header = self._backend.chain.header
-        return int(header.block_number), int(header.timestamp), bytes(header.parent_hash)
+    def state_version(self) -> tuple[int, int]:
+        """What every read of the next block depends on: the newest block and the next one's time.
+        Equal versions mean equal state, so a read may be served from ``remember``."""
+        return int(self.node.head["number"], 16), self.node.pending_time()
 
     def remember(self, key: Hashable, read: Callable[[], T]) -> T:
         """``read()``, or what it returned for ``key`` while the chain's state was the same.
@@ -94,34 +92,32 @@ class EmbeddedChain:
         return self._reads[key]
 
     def advance_to(self, timestamp: int) -> None:
-        """Make the next transaction see block time ``timestamp`` (exact when time runs one second
-        per block; must lie at least two seconds after the latest block)."""
-        latest = int(self.w3.eth.get_block("latest")["timestamp"])
-        if timestamp < latest + 2:
+        """Make the next transaction see block time ``timestamp`` (later than the newest block's)."""
+        latest = int(self.node.head["timestamp"], 16)
+        if timestamp <= latest:
             raise LedgerError(
                 f"cannot move the clock back or in place: timestamp={timestamp}, latest block at {latest}"
             )
-        self.tester.time_travel(timestamp)  # mines an empty block one second before it
+        self.node.set_next_time(int(timestamp))
 
     def time_travel(self, seconds: int) -> None:
         """Move the clock ``seconds`` ahead: the next transaction sees ``now() + seconds``."""
         if seconds < 1:
             raise LedgerError(f"time only travels forward, received: seconds={seconds}")
-        self.tester.time_travel(self.now() + int(seconds))
+        self.node.set_next_time(self.now() + int(seconds))
 
+    def mine_blocks(self, count: int = 1) -> None:
+        """Mine ``count`` empty blocks (one second apart when time runs one second per block)."""
+        for _ in range(count):
+            self.node.mine()
 
-class _ClockedTesterProvider(EthereumTesterProvider):
-    """eth-tester's provider, keeping the embedded chain's clock current before each request."""
+    def snapshot(self) -> int:
+        """Keep the chain as it is; ``revert`` goes back to it (for tests that try and undo)."""
+        return self.node.snapshot()
 
-    def __init__(self, chain: EmbeddedChain) -> None:
-        super().__init__(chain.tester)
-        self._chain = chain
-        self.remember = chain.remember
-        """Reads of one state answered once (``EmbeddedChain.remember``), for the ledger client."""
-
-    def make_request(self, method: Any, params: Any) -> Any:
-        self._chain.catch_up_with_wall_clock()
-        return super().make_request(method, params)
+    def revert(self, snapshot: int) -> None:
+        if not self.node.revert(snapshot):
+            raise LedgerError(f"no snapshot {snapshot} to revert to (each is used once)")
 
 
 def lean(w3: Web3) -> Web3:

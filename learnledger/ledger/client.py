@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from web3 import EthereumTesterProvider, Web3
+from web3 import Web3
 
 from learnledger.ledger.api import (
     LedgerError,
@@ -19,7 +19,7 @@ from learnledger.ledger.api import (
     SuccessionState,
 )
 from learnledger.ledger.artifact import load_artifact
-from learnledger.ledger.chain import chain_clock
+from learnledger.ledger.chain import chain_clock, is_embedded
 from learnledger.ledger.errors import RevertDecoder
 from learnledger.ledger.guard import check_contract
 from learnledger.ledger.history import EventReader, RoundEventLog, fold_history
@@ -74,7 +74,7 @@ class ContractLedger:
         self.contract = w3.eth.contract(address=deployment.address, abi=artifact.abi)
         self._sender = Transactor(w3, key, RevertDecoder(artifact.abi))
         self._events = EventReader(w3, deployment.address, artifact.abi)
-        embedded = isinstance(w3.provider, EthereumTesterProvider)  # no reorgs to follow there
+        embedded = is_embedded(w3)  # no reorgs to follow there
         self._embedded = embedded
         self._round_events = RoundEventLog(self._events, deployment.block,
                                            rescan_blocks=0 if embedded else RoundEventLog.RESCAN_BLOCKS)

@@ -12,16 +12,16 @@ replayed as a call to name the error, so a refusal carries the contract's custom
 
 from __future__ import annotations
 
-import ast
 import logging
 import time
 from typing import Any
 
 from eth_account import Account
-from web3 import EthereumTesterProvider, Web3
+from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from learnledger.ledger.api import AccountUnfunded, ContractRevert, LedgerError
+from learnledger.ledger.chain import is_embedded
 from learnledger.ledger.errors import RevertDecoder
 
 GAS_MARGIN = 150_000
@@ -54,15 +54,15 @@ MIN_TIP_WEI = 10**9
 
 EMBEDDED_CALL_GAS = 30_000_000
 """Gas limit of a transaction to a contract on the embedded chain, where it is simulated by one
-eth_call instead of eth-tester's eth_estimateGas (a bisection of a dozen executions, 40% of the
-chain's time in a run). A round action needs under 100k, a large competition's finalize a few
+eth_call instead of eth_estimateGas (a bisection of a dozen executions, which on py-evm, the
+embedded chain's EVM before revm, was 40% of the chain's time in a run). A round action needs under 100k, a large competition's finalize a few
 million, a 256-member deployment about 23 million; only the gas used is paid, so a cap at half the
 embedded block limit costs nothing. Deployments too: their estimate, a bisection over the whole
 constructor, was 0.3 s of every embedded run's set-up."""
 
 
 def revert_data(error: BaseException) -> bytes | None:
-    """The raw revert data inside a web3 or eth-tester error, if it carries any."""
+    """The raw revert data inside a web3 error, if it carries any."""
     data = getattr(error, "data", None)
     if isinstance(data, str) and data.startswith("0x"):
         return bytes.fromhex(data[2:])
@@ -73,14 +73,6 @@ def revert_data(error: BaseException) -> bytes | None:
             return arg
         if isinstance(arg, dict) and isinstance(arg.get("data"), str):
             return bytes.fromhex(arg["data"].removeprefix("0x"))
-        if isinstance(arg, str) and "execution reverted: b" in arg:
-            # eth-tester renders the revert bytes as a Python literal in the message.
-            literal = arg[arg.index("execution reverted: ") + len("execution reverted: ") :]
-            try:
-                value = ast.literal_eval(literal)
-            except (ValueError, SyntaxError):
-                return None
-            return value if isinstance(value, bytes) else None
     return None
 
 
@@ -109,9 +101,9 @@ class Transactor:
         self.replacements = 0
         """Transactions replaced or re-sent because they were not mined in time (the fee test reads it)."""
         # Simulate in the block the transaction will land in, so its clock (deadlines) is the one
-        # the transaction meets. eth-tester refuses "pending" but already simulates there.
+        # the transaction meets.
         self._simulation_block: str | None = (
-            None if isinstance(w3.provider, EthereumTesterProvider) else "pending"
+            None if is_embedded(w3) else "pending"
         )
         """Gas of the last transaction mined (the gas benchmark reads it)."""
 
@@ -366,6 +358,6 @@ def bump_fees(old: dict[str, int], fresh: dict[str, int]) -> dict[str, int]:
 
 
 def _is_unfunded(error: BaseException) -> bool:
-    """Whether a node's refusal says the sender cannot pay (anvil, geth and eth-tester word it so)."""
+    """Whether a node's refusal says the sender cannot pay (anvil, geth and the embedded node word it so)."""
     text = str(error).lower()
     return "insufficient funds" in text or "sender doesn't have enough funds" in text
