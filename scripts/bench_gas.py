@@ -230,7 +230,7 @@ def main() -> int:
     if not args.no_write:
         SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
         snapshot = (
-            "Written by `scripts/bench_gas.py` (embedded chain, py-evm Prague rules); medians over "
+            "Written by `scripts/bench_gas.py` (embedded chain, revm, Prague rules); medians over "
             "full rounds (4 rounds up to 16 members, 2 above). `first vote` is a round's first vote "
             "(it also draws the next round's proposer), `vote` an ordinary vote, `last vote` "
             "the one that finalizes the round and opens the next, `finalize` a round decided by its "

@@ -1,10 +1,10 @@
 """What the chain and the store cost a whole experiment: the same run with and without them.
 
 Runs one experiment in this process with the same seeds on the embedded chain (the contract on
-eth-tester, every transaction signed and mined) with the directory store, and on the pure-Python
+revm in this process, every transaction signed and mined) with the directory store, and on the pure-Python
 reference ledger with an in-memory store, replaying the proposers the contract drew. Both must accept
 the same rounds and end with the same model; the figure is the wall-time ratio. With --anvil it also
-runs on an anvil devnet (a native node) to show what the chain costs without py-evm's interpreter.
+runs on an anvil devnet (a native node in its own process) to show what the chain costs over HTTP.
 
     .venv/bin/python scripts/bench_overhead.py [EXPERIMENT.toml] [--rounds N] [--anvil] [--repeats R]
 
@@ -58,7 +58,7 @@ def main() -> int:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         # One-round warm-ups pay once per process what no experiment pays twice: Keras builds its
-        # compiled functions, and web3, eth-tester and py-evm are imported and fill their caches.
+        # compiled functions, and web3 and pyrevm are imported and fill their caches.
         for ledger in ledgers:
             run_experiment(dataclasses.replace(experiment, rounds=1), Path(tmp) / f"warmup-{ledger}", ledger=ledger)
         for repeat in range(args.repeats):

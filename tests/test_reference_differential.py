@@ -4,7 +4,7 @@ Hypothesis draws an experiment (1-4 members, threshold, windows, last round, ope
 and a sequence of actions (propose, vote, commit, reveal (matching its commitment or not), finalize
 by members, the proposer, or an outsider; time travel; succession: propose a faithful or a stale
 successor, vote on it, finalize it). Each
-action runs on the contract (eth-tester) and then on the reference, at the same block time; both
+action runs on the contract (embedded chain) and then on the reference, at the same block time; both
 must succeed, or both refuse with the same custom error and data. After each step their views
 agree, and at the end the contract's event history equals the reference's.
 """

@@ -1,4 +1,4 @@
-"""Sealed votes (commit-reveal) on the real contract (eth-tester): the happy path, each refusal,
+"""Sealed votes (commit-reveal) on the real contract (embedded chain): the happy path, each refusal,
 a commitment never revealed, the agent that reveals after a restart, and a whole embedded run."""
 
 from __future__ import annotations

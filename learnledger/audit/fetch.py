@@ -132,7 +132,7 @@ class Rpc:
     def many(self, method: str, params_list: Sequence[Sequence[Any]]) -> list[Any]:
         """The results of ``method`` called with each params, in order (batched where possible)."""
         results: list[Any] = []
-        if not self.batches:  # the embedded chain: web3's own methods, which format for eth-tester
+        if not self.batches:  # the embedded chain: web3's own methods, one by one (no batches in-process)
             call = _FORMATTED[method]
             return [self.retried(method, lambda p=params: call(self.w3, p)) for params in params_list]
         for start in range(0, len(params_list), BATCH_SIZE):

@@ -4,7 +4,7 @@ event history, the devnet, and the pure-Python reference model of the round rule
 The names most callers need, imported lazily so ``import learnledger.ledger.api`` stays light:
 
 - ``ExperimentParams``, ``Deployment`` (params.py): what an experiment is deployed with and where.
-- ``EmbeddedChain``, ``connect`` (chain.py): eth-tester in this process, or any JSON-RPC URL.
+- ``EmbeddedChain``, ``connect`` (chain.py): an EVM node in this process (revm), or any JSON-RPC URL.
 - ``deploy`` (deploy.py), ``ContractLedger`` (client.py): deploy, then act as one member.
 - ``ReferenceLedger`` (reference.py): the same rules with no chain.
 - ``Devnet`` (devnet.py): anvil on 127.0.0.1.

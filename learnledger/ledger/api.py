@@ -1,7 +1,7 @@
 """The ledger seen from a learner: the round rules' vocabulary and the ``Ledger`` interface.
 
 Two implementations share this interface and must agree on every state, outcome and refusal:
-``learnledger.ledger.client.ContractLedger`` (the Solidity contract through web3, on eth-tester, anvil
+``learnledger.ledger.client.ContractLedger`` (the Solidity contract through web3, on the embedded chain, anvil
 or any EVM chain) and ``learnledger.ledger.reference.ReferenceLedger`` (the same rules in plain
 Python, no chain: the oracle of the differential tests and the no-chain baseline of the benchmarks).
 Nothing here imports web3, so ``learnledger.agents`` can depend on this module alone.

@@ -31,7 +31,7 @@ EVM_VERSION = "paris"
 likely to run accepts the code. geth Clique stops at London (clique refuses Shanghai), Besu and
 Quorum proof-of-authority networks often do too; Paris added no opcode London lacks (it only
 renamed DIFFICULTY to PREVRANDAO, which a London chain answers with the block's difficulty), and
-newer forks (eth-tester's Prague, anvil's) run older code unchanged. Shanghai would emit PUSH0,
+newer forks (the embedded chain's and anvil's Prague) run older code unchanged. Shanghai would emit PUSH0,
 which a London chain rejects as an invalid opcode. Cost of the older target, measured on a
 5-member round: see docs/gas.md."""
 

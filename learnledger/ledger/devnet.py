@@ -28,7 +28,7 @@ DEVNET_MNEMONIC = "test test test test test test test test test test test junk"
 """anvil's (and Hardhat's) public test mnemonic. PUBLIC: never hold real value with it."""
 
 DEVNET_HARDFORK = "prague"
-"""The fork anvil runs: the newest one eth-tester (py-evm 0.12) also runs, so both devnets price
+"""The fork anvil runs: the one the embedded chain (node.py, revm) also runs, so both chains price
 gas alike. The artifacts target an older EVM (compile.EVM_VERSION), which newer forks run unchanged."""
 
 STARTUP_TIMEOUT = 30.0

@@ -80,7 +80,7 @@ class EventReader:
 class RoundEventLog:
     """The round events seen so far, read incrementally: each refresh fetches only new blocks.
 
-    A node's filter scans every block in the range it is given (eth-tester scans every receipt), so
+    A node's filter scans every block in the range it is given (the embedded node scans every log after the range's start), so
     re-reading from the deployment block at each step made an experiment's chain time grow with the
     square of its length. The last ``rescan_blocks`` blocks are read again at each refresh, so a
     short reorganisation of the chain's tip is followed, not cached (an embedded chain has none).

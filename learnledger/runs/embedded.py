@@ -1,7 +1,7 @@
 """``learnledger run``: a whole experiment in this process, on the embedded chain and store.
 
 Every learner gets its own account and its own ledger handle, exactly as separate processes would;
-only the chain (eth-tester, in-process) and the store (a directory inside the run folder) are shared.
+only the chain (an EVM node in this process) and the store (a directory inside the run folder) are shared.
 The same function runs on the pure-Python reference ledger with an in-memory store, which is the
 no-chain baseline of ``scripts/bench_overhead.py``.
 """
@@ -33,9 +33,8 @@ from learnledger.store.local import LocalStore
 from learnledger.store.memory import MemoryStore
 
 LEDGERS = ("chain", "anvil", "reference")
-"""Where the rules run: the contract on the embedded chain (eth-tester, in this process), the
-contract on a private anvil devnet started for the run (a native node: what the chain costs without
-py-evm's interpreter), or the pure-Python reference model (no chain at all)."""
+"""Where the rules run: the contract on the embedded chain (revm, in this process), the
+contract on a private anvil devnet started for the run (a native node in its own process: what the chain costs over HTTP), or the pure-Python reference model (no chain at all)."""
 
 
 @dataclass
@@ -69,7 +68,7 @@ def run_experiment(
     Args:
         experiment: the experiment file, parsed.
         out: the run folder (created; an existing run there is replaced).
-        ledger: "chain" (the contract on eth-tester, the default), "anvil" (the contract on an anvil
+        ledger: "chain" (the contract on the embedded chain, the default), "anvil" (the contract on an anvil
             devnet started for the run and stopped after it), or "reference" (no chain, and an
             in-memory store instead of the directory store).
         on_round: called with each round's JSON row as soon as it is finalized (progress display).
