@@ -202,3 +202,19 @@ def test_block_time_runs_one_second_a_block_and_travels_forward_only() -> None:
     assert chain.w3.eth.get_block("latest")["timestamp"] == START + 102
     with pytest.raises(Exception, match="cannot move the clock back"):
         chain.advance_to(START + 50)
+
+
+def test_a_web3_with_all_its_default_layers_reads_the_ledger_too() -> None:
+    """The client's raw reads (views, logs) go to the provider, past any middleware: a Web3 made
+    with web3's defaults (ENS names, validation, ...), as a caller may pass one, reads the same."""
+    from learnledger.ledger.client import ContractLedger
+
+    exp = embedded_experiment(3, outsiders=0, start_time=START)
+    plain = Web3(exp.chain.w3.provider)
+    assert len(plain.middleware_onion) > len(exp.chain.w3.middleware_onion)
+    ledger = ContractLedger(plain, exp.deployment, exp.chain.accounts[0][1])
+    proposer = exp.ledger(ledger.proposer_of(1))
+    proposer.propose(1, bytes([9]) * 32, "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi")
+    (record,) = ledger.history()
+    assert record.proposal is not None and record.proposal.digest == bytes([9]) * 32
+    assert ledger.status().round == 1

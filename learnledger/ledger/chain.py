@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 from web3 import HTTPProvider, Web3
+from web3.exceptions import Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from learnledger.ledger.api import LedgerError
-from learnledger.ledger.node import EmbeddedNode, EmbeddedProvider
 
 UNUSED_MIDDLEWARE = ("gas_price_strategy", "ens_name_to_address", "validation", "gas_estimate")
 """web3's default layers that serve nothing here, yet wrap every request: transactions are signed
@@ -54,6 +54,8 @@ class EmbeddedChain:
 
     def __init__(self, accounts: int = 10, start_time: int | None = None) -> None:
         from eth_account import Account
+
+        from learnledger.ledger.node import EmbeddedNode, EmbeddedProvider  # revm only when wanted
 
         if accounts < 1:
             raise LedgerError(f"an embedded chain needs at least 1 account, received: accounts={accounts}")
@@ -127,6 +129,17 @@ def lean(w3: Web3) -> Web3:
         if name in present:
             w3.middleware_onion.remove(name)
     return w3
+
+
+def raw_request(w3: Web3, method: str, params: list[Any]) -> Any:
+    """``method``'s result as the node sends it (hex text, no formatting), straight from ``w3``'s
+    provider: for the hot reads (views, logs), where web3's formatting costs more than the embedded
+    node's answer, and which no middleware needs to see. An error answer raises Web3RPCError with
+    the node's response (its revert data included)."""
+    response = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+    if "error" in response:
+        raise Web3RPCError(f"{method}: {response['error']}", rpc_response=response)
+    return response.get("result")
 
 
 def rpc_web3(rpc_url: str, timeout: float = 10.0) -> Web3:

@@ -7,6 +7,7 @@ from typing import Any
 
 from web3 import Web3
 
+from learnledger.ledger.abi import FunctionTable
 from learnledger.ledger.api import (
     LedgerError,
     LedgerStatus,
@@ -72,6 +73,7 @@ class ContractLedger:
         self.w3 = w3
         self.deployment = deployment
         self.contract = w3.eth.contract(address=deployment.address, abi=artifact.abi)
+        self._functions = FunctionTable(artifact.abi)
         self._sender = Transactor(w3, key, RevertDecoder(artifact.abi))
         self._events = EventReader(w3, deployment.address, artifact.abi)
         embedded = is_embedded(w3)  # no reorgs to follow there
@@ -94,9 +96,13 @@ class ContractLedger:
 
     def _view(self, name: str, *args: Any) -> Any:
         def read() -> Any:
-            return self._sender.call(getattr(self.contract.functions, name)(*args), VIEW_BLOCK)
+            return self._read(name, args, VIEW_BLOCK)
 
         return read() if self._remember is None else self._remember((self.deployment.address, name, args), read)
+
+    def _read(self, name: str, args: tuple[Any, ...], block: str | int) -> Any:
+        data = self._sender.read(self.deployment.address, self._functions.encode(name, args), block)
+        return self._functions.decode(name, data)
 
     def head(self) -> int:
         """The number of the chain's latest block: one cheap call, to react to new blocks."""
@@ -142,7 +148,7 @@ class ContractLedger:
 
     def round_state_at(self, round: int, block: int | str) -> RoundState:
         """The state of ``round`` as of ``block`` (a number, or "latest"/"pending")."""
-        return RoundState(self._sender.call(self.contract.functions.roundState(round), block))
+        return RoundState(self._read("roundState", (round,), block))
 
     def proposer_of(self, round: int) -> str:
         return str(self._view("proposerOf", round))
@@ -244,7 +250,7 @@ class ContractLedger:
         status just read allows it) and ``GAS_LIMITS`` knows the function, else simulated first. A
         refusal is ``ContractRevert`` both ways: from the simulation, or named by replaying a
         transaction that reverted on chain."""
-        return self._sender.send(self.deployment.address, self.contract.encode_abi(name, list(args)),
+        return self._sender.send(self.deployment.address, "0x" + self._functions.encode(name, args).hex(),
                                  gas=GAS_LIMITS.get(name) if checked else None)
 
     def _allowed_by_status(self, round: int, action: str) -> bool:

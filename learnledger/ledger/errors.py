@@ -12,6 +12,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
+from learnledger.ledger.abi import canonical_type
 from learnledger.ledger.api import ContractRevert, RoundState, SuccessionState
 
 
@@ -89,7 +90,7 @@ class RevertDecoder:
         }
         for entry in abi:
             if entry.get("type") == "error":
-                types = [_canonical_type(i) for i in entry["inputs"]]
+                types = [canonical_type(i) for i in entry["inputs"]]
                 signature = f"{entry['name']}({','.join(types)})"
                 self._errors[function_signature_to_4byte_selector(signature)] = (entry["name"], types)
 
@@ -104,11 +105,6 @@ class RevertDecoder:
             return None
         args = tuple(_normalise(t, v) for t, v in zip(types, values))
         return ContractRevert(name, args, hint_for(name, args))
-
-
-def _canonical_type(param: dict[str, Any]) -> str:
-    """The ABI type as it appears in a signature (enums are uint8 in the ABI already)."""
-    return str(param["type"])
 
 
 def _normalise(abi_type: str, value: Any) -> Any:

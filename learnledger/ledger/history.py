@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
-from web3._utils.events import get_event_data
 
+from learnledger.ledger.abi import EventTable
 from learnledger.ledger.api import Proposal, RoundRecord, RoundState, Vote
+from learnledger.ledger.chain import raw_request
 
 LOG_CHUNK_BLOCKS = 5_000
 """Blocks per eth_getLogs query; public RPC endpoints refuse much larger ranges."""
@@ -36,22 +37,16 @@ class _RoundFold:
 
 
 class EventReader:
-    """Decodes the contract's events from raw logs, by topic."""
+    """Reads the contract's events: raw ``eth_getLogs`` requests, decoded by topic (``abi.EventTable``;
+    web3's own formatting and decoding of each log cost more than the embedded node's answer)."""
 
     def __init__(self, w3: Web3, address: str, abi: list[dict[str, Any]]) -> None:
         self.w3 = w3
         self.address = Web3.to_checksum_address(address)
-        self._events: dict[bytes, dict[str, Any]] = {}
-        for entry in abi:
-            if entry.get("type") == "event":
-                types = ",".join(i["type"] for i in entry["inputs"])
-                self._events[Web3.keccak(text=f"{entry['name']}({types})")] = entry
+        self._events = EventTable(abi)
 
     def topic(self, name: str) -> str:
-        for topic, entry in self._events.items():
-            if entry["name"] == name:
-                return "0x" + topic.hex()
-        raise KeyError(name)
+        return self._events.topic(name)
 
     def logs(
         self,
@@ -67,14 +62,16 @@ class EventReader:
         start = from_block
         while start <= latest:
             end = min(start + LOG_CHUNK_BLOCKS - 1, latest)
-            raw = self.w3.eth.get_logs(
-                {"address": self.address, "fromBlock": start, "toBlock": end, "topics": topics}
-            )
+            raw = raw_request(self.w3, "eth_getLogs", [
+                {"address": self.address, "fromBlock": hex(start), "toBlock": hex(end), "topics": topics}])
             for log in raw:
-                entry = self._events[bytes(log["topics"][0])]
-                event = get_event_data(self.w3.codec, entry, log)
-                yield entry["name"], dict(event["args"])
+                yield self._events.decode([_bytes(t) for t in log["topics"]], _bytes(log["data"]))
             start = end + 1
+
+
+def _bytes(value: Any) -> bytes:
+    """A log field as a node sends it (hex text), or as a provider may have formatted it."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
 
 
 class RoundEventLog:

@@ -21,7 +21,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from learnledger.ledger.api import AccountUnfunded, ContractRevert, LedgerError
-from learnledger.ledger.chain import is_embedded
+from learnledger.ledger.chain import is_embedded, raw_request
 from learnledger.ledger.errors import RevertDecoder
 
 GAS_MARGIN = 150_000
@@ -66,6 +66,11 @@ def revert_data(error: BaseException) -> bytes | None:
     data = getattr(error, "data", None)
     if isinstance(data, str) and data.startswith("0x"):
         return bytes.fromhex(data[2:])
+    response = getattr(error, "rpc_response", None)  # a raw request's error: the node's own words
+    if isinstance(response, dict) and isinstance(response.get("error"), dict):
+        found = response["error"].get("data")
+        if isinstance(found, str) and found.startswith("0x"):
+            return bytes.fromhex(found[2:])
     if isinstance(data, dict) and isinstance(data.get("data"), str):
         return bytes.fromhex(data["data"].removeprefix("0x"))
     for arg in getattr(error, "args", ()):
@@ -119,6 +124,16 @@ class Transactor:
             return function.call({"from": self.address}, block_identifier=block)
         except Exception as error:
             raise self._explain(error, "reading the contract") from None
+
+    def read(self, to: str, data: bytes, block: str | int = "latest") -> bytes:
+        """What a call of ``data`` to ``to`` returns at ``block``; a revert comes back as
+        ContractRevert. A raw JSON-RPC request (``chain.raw_request``)."""
+        request = {"from": self.address, "to": to, "data": "0x" + data.hex()}
+        try:
+            result = raw_request(self.w3, "eth_call", [request, hex(block) if isinstance(block, int) else block])
+        except Exception as error:
+            raise self._explain(error, "reading the contract") from None
+        return bytes.fromhex(result[2:]) if isinstance(result, str) else bytes(result)
 
     def send(self, to: str | None, data: str, gas: int | None = None) -> dict[str, Any]:
         """Simulate, sign, send and wait for one transaction; return its receipt.
