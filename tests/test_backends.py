@@ -104,3 +104,27 @@ def test_weights_keep_their_bytes_and_predictions_across_tensorflow_and_jax(tmp_
     from_jax = (tmp_path / "trained.jax.safetensors").read_bytes()
     before, after = learner.score(start), learner.score(from_jax)
     assert before.test < 0.6 < 0.9 < after.test, (before, after)
+
+
+ON_TENSORFLOW = """
+import json, sys
+from learnledger.agents.backend import select_backend
+assert select_backend(None) == "tensorflow"
+from learnledger.agents.learner import initial_weights
+from learnledger.agents.models import ModelSpec
+initial_weights(ModelSpec("lartpc_cnn", (24, 24, 3), 3, seed=5))
+imported_for_keras = "jax" in sys.modules
+import jax  # this project's own import still finds it
+print(json.dumps({"imported_for_keras": imported_for_keras, "jax": jax.__version__}))
+"""
+
+
+def test_a_process_on_tensorflow_does_not_carry_jax_yet_can_import_it() -> None:
+    """TensorFlow Lite and Keras import JAX whenever it is installed (100 MiB in every process on
+    TensorFlow); select_backend hides it from them, and from nobody else."""
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    done = subprocess.run([sys.executable, "-c", ON_TENSORFLOW], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["imported_for_keras"] is False
+    assert report["jax"]

@@ -9,10 +9,12 @@ That is why the environment wins: ``KERAS_BACKEND``, if set, over the experiment
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import logging
 import os
 import sys
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,35 @@ def select_backend(requested: str | None = None) -> str:
             f"or choose another with KERAS_BACKEND"
         )
     os.environ["KERAS_BACKEND"] = chosen
+    if chosen == "tensorflow":
+        hide_jax_from_tensorflow()
     # TensorFlow's C++ start-up chatter (oneDNN, CPU features) buries the progress display.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return chosen
+
+
+class _JaxHiddenFromTensorFlowAndKeras(importlib.abc.MetaPathFinder):
+    """Refuses ``import jax`` when TensorFlow or Keras is the importer, in a process on TensorFlow.
+
+    Both import JAX whenever it is installed, for things never used on TensorFlow (TensorFlow
+    Lite's model conversions; Keras's Orbax checkpoint callback), and fall back when it is not.
+    Where JAX sits beside TensorFlow (the test tools install both) every process on TensorFlow
+    carried it: about 100 MiB resident and a third of a second of start-up, in each of a load run's
+    workers. Any other importer, this project's code included, gets JAX as usual."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "jax" or name.startswith("jax."):
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_globals.get("__name__", "").startswith("importlib"):
+                frame = frame.f_back  # through the import machinery, to the module that imports
+            importer = "" if frame is None else str(frame.f_globals.get("__name__", ""))
+            if importer.startswith(("tensorflow.", "keras.", "tf_keras.")):
+                raise ModuleNotFoundError(f"JAX is not imported for {importer} on TensorFlow", name=name)
+        return None
+
+
+def hide_jax_from_tensorflow() -> None:
+    """Install ``_JaxHiddenFromTensorFlowAndKeras`` once, before TensorFlow is imported."""
+    if "tensorflow" in sys.modules or any(isinstance(f, _JaxHiddenFromTensorFlowAndKeras) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _JaxHiddenFromTensorFlowAndKeras())
