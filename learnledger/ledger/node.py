@@ -1,8 +1,8 @@
 """An Ethereum node inside this process: revm executes, this module keeps the chain.
 
 revm (the EVM of anvil, reth and Foundry, through the ``pyrevm`` bindings) runs every transaction
-and call; Python keeps what a node keeps around the state: blocks, transactions, receipts, logs,
-nonces, the clock. The node answers JSON-RPC as anvil does (hex quantities, revert data in the
+and call, and holds the state (balances, nonces, code, storage); this module keeps what a node keeps
+around it: blocks, transactions, receipts, logs, the clock, and the fees it charges. The node answers JSON-RPC as anvil does (hex quantities, revert data in the
 error), so web3 and the ledger client meet it exactly as they meet a node over HTTP, in
 microseconds instead of a round trip. It replaced eth-tester on py-evm, a pure-Python EVM that
 spent milliseconds on every call and most of the embedded chain's cost per round.
