@@ -78,3 +78,47 @@ def test_a_competition_record_of_another_chain_or_contract_is_refused_by_name() 
     elsewhere = comp.chain.accounts[-1][0]  # an account, not a contract
     with pytest.raises(WrongChainError, match=f"no contract at {elsewhere} .*the competition's contract"):
         CompetitionClient(w3, dataclasses.replace(comp.deployment, address=elsewhere), key)
+
+
+def test_a_node_still_behind_the_deployment_block_is_waited_for() -> None:
+    """An agent started on a consortium peer that has not yet received the deployment block (a
+    launch found this race): its client waits for the block instead of refusing the record."""
+    import threading
+    import time
+
+    import rlp
+    from eth_utils import keccak, to_checksum_address
+
+    from learnledger.ledger.deploy import deploy
+
+    exp = embedded_experiment(3)
+    w3 = exp.chain.w3
+    deployer, key = exp.chain.accounts[0]
+    nonce = w3.eth.get_transaction_count(deployer)
+    address = to_checksum_address(keccak(rlp.encode([bytes.fromhex(deployer[2:]), nonce]))[12:])
+    ahead = dataclasses.replace(exp.deployment, address=address, block=w3.eth.block_number + 2)
+    outcome: dict[str, object] = {}
+
+    def start_client() -> None:
+        try:
+            outcome["ledger"] = ContractLedger(w3, ahead, key)
+        except Exception as error:  # the assertion below names it
+            outcome["error"] = error
+
+    client = threading.Thread(target=start_client)
+    client.start()
+    time.sleep(0.6)  # the client is waiting now; the "block" arrives
+    exp.chain.mine_blocks(1)
+    assert deploy(w3, key, exp.deployment.params).address == address
+    client.join(timeout=30)
+    assert "ledger" in outcome, outcome.get("error")
+
+
+def test_a_node_behind_the_deployment_block_and_stalled_is_refused_saying_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learnledger.ledger import guard
+
+    monkeypatch.setattr(guard, "SYNC_STALL_S", 0.5)
+    exp = embedded_experiment(2)
+    behind = dataclasses.replace(exp.deployment, address=exp.outsiders[0], block=exp.chain.w3.eth.block_number + 50)
+    with pytest.raises(WrongChainError, match="its newest block is .* before block .* and it stopped moving"):
+        ContractLedger(exp.chain.w3, behind, exp.chain.accounts[0][1])

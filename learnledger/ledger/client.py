@@ -69,7 +69,8 @@ class ContractLedger:
         clock: Callable[[], float] | None = None,
     ) -> None:
         artifact = load_artifact()
-        check_contract(w3, deployment.address, artifact.deployed_bytecode, deployment.chain_id)
+        check_contract(w3, deployment.address, artifact.deployed_bytecode, deployment.chain_id,
+                       deployed_at=deployment.block)
         self.w3 = w3
         self.deployment = deployment
         self.contract = w3.eth.contract(address=deployment.address, abi=artifact.abi)

@@ -10,6 +10,7 @@ artifact leaves as zeros)."""
 from __future__ import annotations
 
 import hashlib
+import time
 
 from web3 import Web3
 
@@ -18,6 +19,25 @@ from learnledger.ledger.api import LedgerError
 
 class WrongChainError(LedgerError):
     """The node is on another chain than the deployment record, or the contract there is not ours."""
+
+
+SYNC_STALL_S = 10.0
+"""A node behind the deployment block is waited for while its head moves; this long without a new
+block, and the checks go ahead (and say what is missing)."""
+
+
+def wait_until_reached(w3: Web3, block: int, poll_s: float = 0.2) -> int:
+    """Wait while the node's newest block is before ``block`` and still moving; its newest block.
+
+    A consortium's peers receive a block moments after its signer seals it, and an agent started
+    right after the deployment, on another lab's node, may ask before the block has arrived."""
+    head, moved = int(w3.eth.block_number), time.monotonic()
+    while head < block and time.monotonic() - moved < SYNC_STALL_S:
+        time.sleep(poll_s)
+        now = int(w3.eth.block_number)
+        if now != head:
+            head, moved = now, time.monotonic()
+    return head
 
 
 def node_name(w3: Web3) -> str:
@@ -43,13 +63,18 @@ def code_matches(on_chain: bytes, artifact_code: bytes) -> bool:
 
 
 def check_contract(w3: Web3, address: str, deployed_bytecode: str, chain_id: int,
-                   record: str = "the deployment record", name: str = "the experiment's contract") -> None:
-    """Refuse when the chain is not ``chain_id`` or the code at ``address`` is not the artifact's."""
+                   record: str = "the deployment record", name: str = "the experiment's contract",
+                   deployed_at: int | None = None) -> None:
+    """Refuse when the chain is not ``chain_id`` or the code at ``address`` is not the artifact's.
+    With ``deployed_at`` (the record's block), a node still catching up to it is waited for."""
     check_chain(w3, chain_id, record)
+    head = None if deployed_at is None else wait_until_reached(w3, deployed_at)
     code = bytes(w3.eth.get_code(Web3.to_checksum_address(address)))
     if not code:
+        behind = (f" (its newest block is {head}, before block {deployed_at} where {record} says it was "
+                  f"deployed, and it stopped moving)" if head is not None and head < deployed_at else "")
         raise WrongChainError(
-            f"no contract at {address} on chain {chain_id} (node {node_name(w3)}), where {record} says "
+            f"no contract at {address} on chain {chain_id} (node {node_name(w3)}{behind}), where {record} says "
             f"{name} lives: the chain was reset (a devnet restarted without its --state: start the devnet "
             "with the --state file it was deployed on), the node has not synced that far, or the record "
             "is of another chain; use the right record or node")
