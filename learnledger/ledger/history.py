@@ -95,13 +95,26 @@ class RoundEventLog:
         self._settled: list[tuple[str, dict[str, Any]]] = []
         self._settled_to = from_block - 1
         self._settled_hash: bytes | None = None
+        self._last_head: tuple[str, str] | None = None
+        self._last_answer: list[tuple[str, dict[str, Any]]] | None = None
         self.reorgs = 0
 
     def refresh(self, to_block: int | None = None) -> list[tuple[str, dict[str, Any]]]:
         """Every round event from the deployment block to ``to_block`` (default: the latest), in
-        chain order, as the chain holds them now."""
+        chain order, as the chain holds them now. Asked again while the chain's head is the same
+        block (number and hash: a reorganisation changes the hash), the answer is the last one."""
         w3 = self._reader.w3
-        latest = w3.eth.block_number if to_block is None else to_block
+        if to_block is None and self._rescan_blocks:
+            head = raw_request(w3, "eth_getBlockByNumber", ["latest", False])
+            key = (head["number"], head["hash"])
+            if key == self._last_head and self._last_answer is not None:
+                return list(self._last_answer)
+            answer = self._read(int(head["number"], 16))
+            self._last_head, self._last_answer = key, answer
+            return list(answer)
+        return self._read(w3.eth.block_number if to_block is None else to_block)
+
+    def _read(self, latest: int) -> list[tuple[str, dict[str, Any]]]:
         if self._rescan_blocks and self._settled_hash is not None and self._block_hash(self._settled_to) != self._settled_hash:
             self._settled, self._settled_to, self._settled_hash = [], self._from_block - 1, None
             self.reorgs += 1
@@ -115,7 +128,8 @@ class RoundEventLog:
 
     def _block_hash(self, number: int) -> bytes | None:
         try:
-            return bytes(self._reader.w3.eth.get_block(number)["hash"])
+            block = raw_request(self._reader.w3, "eth_getBlockByNumber", [hex(number), False])
+            return bytes.fromhex(block["hash"][2:])
         except Exception:  # the block is gone (a rollback below it): not the block we settled
             return None
 
