@@ -66,9 +66,9 @@ def test_deployment_opens_round_one_with_a_member_as_proposer(exp: Sandbox) -> N
 
 def test_roster_views_refuse_unknown_members_and_indices(exp: Sandbox) -> None:
     reader = exp.ledger(exp.outsiders[0])
-    out_of_range = refusal(reader._sender.call, reader.contract.functions.memberAt(5))
+    out_of_range = refusal(reader._read, "memberAt", (5,), "pending")
     assert (out_of_range.name, out_of_range.args_) == ("MemberIndexOutOfRange", (5, 5))
-    unknown = refusal(reader._sender.call, reader.contract.functions.groupName(exp.outsiders[0]))
+    unknown = refusal(reader._read, "groupName", (exp.outsiders[0],), "pending")
     assert (unknown.name, unknown.args_) == ("MemberUnknown", (exp.outsiders[0],))
     unopened = refusal(reader.proposer_of, 2)
     assert unopened.name == "RoundUnexpectedState" and unopened.args_[:2] == (2, RoundState.UNOPENED)

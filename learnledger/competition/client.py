@@ -16,6 +16,7 @@ from web3 import Web3
 
 from learnledger.competition.api import CompetitionStatus, EntryRecord, Phase, Reveal, score_range
 from learnledger.competition.results import tally
+from learnledger.ledger.abi import FunctionTable
 from learnledger.ledger.api import LedgerError
 from learnledger.ledger.artifact import ContractArtifact, load_artifact
 from learnledger.ledger.chain import chain_clock
@@ -205,6 +206,7 @@ class CompetitionClient:
         self.w3 = w3
         self.deployment = deployment
         self.contract = w3.eth.contract(address=deployment.address, abi=artifact.abi)
+        self._functions = FunctionTable(artifact.abi)
         self._sender = Transactor(w3, key, RevertDecoder(artifact.abi))
         self._events = EventReader(w3, deployment.address, artifact.abi)
         self._clock = clock or (lambda: chain_clock(w3))
@@ -220,7 +222,8 @@ class CompetitionClient:
         return self.deployment.params.metric
 
     def _view(self, name: str, *args: Any) -> Any:
-        return self._sender.call(getattr(self.contract.functions, name)(*args), VIEW_BLOCK)
+        data = self._sender.read(self.deployment.address, self._functions.encode(name, args), VIEW_BLOCK)
+        return self._functions.decode(name, data)
 
     def _logs(self, *names: str) -> list[tuple[str, dict[str, Any]]]:
         return list(self._events.logs(self.deployment.block, names))
@@ -286,7 +289,7 @@ class CompetitionClient:
     # ------------------------------------------------------------------------------- acting
 
     def _send(self, name: str, *args: Any) -> dict[str, Any]:
-        return self._sender.send(self.deployment.address, self.contract.encode_abi(name, list(args)))
+        return self._sender.send(self.deployment.address, "0x" + self._functions.encode(name, args).hex())
 
     def enter(self, spec_digest: bytes, spec_cid: str, weights_digest: bytes, weights_cid: str) -> int:
         """Submit a model; returns its entry index."""

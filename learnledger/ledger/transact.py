@@ -117,14 +117,6 @@ class Transactor:
         data = revert_data(error)
         return self.decoder.decode(data) if data is not None else None
 
-    def call(self, function: Any, block: str | int = "latest") -> Any:
-        """Run a view at ``block``; a revert comes back as ContractRevert."""
-        try:
-            # from this account: else the node's first account is looked up for every call
-            return function.call({"from": self.address}, block_identifier=block)
-        except Exception as error:
-            raise self._explain(error, "reading the contract") from None
-
     def read(self, to: str, data: bytes, block: str | int = "latest") -> bytes:
         """What a call of ``data`` to ``to`` returns at ``block``; a revert comes back as
         ContractRevert. A raw JSON-RPC request (``chain.raw_request``)."""
