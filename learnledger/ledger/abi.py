@@ -59,7 +59,7 @@ class FunctionTable:
         """What ``name`` returned, as web3 would give it."""
         function = self._function(name)
         values = abi_decode(list(function.outputs), data)
-        results = tuple(_normalised(p, v) for p, v in zip(function.output_params, values))
+        results = tuple(normalised(p, v) for p, v in zip(function.output_params, values))
         return results[0] if len(results) == 1 else results
 
     def _function(self, name: str) -> _Function:
@@ -69,14 +69,15 @@ class FunctionTable:
             raise AttributeError(f"the contract has no function {name!r}") from None
 
 
-def _normalised(param: dict[str, Any], value: Any) -> Any:
-    """``value`` of ABI parameter ``param`` as web3 returns it (checksummed addresses)."""
+def normalised(param: dict[str, Any], value: Any) -> Any:
+    """``value`` of ABI parameter ``param`` as web3 returns it (checksummed addresses, so values
+    compare equal to the reference model's)."""
     kind = param["type"]
     if kind.endswith("]"):
         element = dict(param, type=kind[:kind.rindex("[")])
-        return [_normalised(element, v) for v in value]
+        return [normalised(element, v) for v in value]
     if kind == "tuple":
-        return tuple(_normalised(c, v) for c, v in zip(param["components"], value))
+        return tuple(normalised(c, v) for c, v in zip(param["components"], value))
     if kind == "address":
         return to_checksum_address(value)
     return value
@@ -120,7 +121,7 @@ class EventTable:
                 topic = next(indexed)
                 kind = canonical_type(param)
                 static = kind not in ("string", "bytes") and not kind.endswith("]") and not kind.startswith("(")
-                args[param["name"]] = _normalised(param, abi_decode([kind], topic)[0]) if static else topic
+                args[param["name"]] = normalised(param, abi_decode([kind], topic)[0]) if static else topic
             else:
-                args[param["name"]] = _normalised(param, next(values))
+                args[param["name"]] = normalised(param, next(values))
         return event.name, args

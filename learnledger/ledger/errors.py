@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector
 
-from learnledger.ledger.abi import canonical_type
+from learnledger.ledger.abi import canonical_type, normalised
 from learnledger.ledger.api import ContractRevert, RoundState, SuccessionState
 
 
@@ -84,31 +84,24 @@ class RevertDecoder:
     """Decodes revert data against one contract's ABI (custom errors, Error(string), Panic)."""
 
     def __init__(self, abi: list[dict[str, Any]]) -> None:
-        self._errors: dict[bytes, tuple[str, list[str]]] = {
-            bytes([0x08, 0xC3, 0x79, 0xA0]): ("Error", ["string"]),
-            bytes([0x4E, 0x48, 0x7B, 0x71]): ("Panic", ["uint256"]),
+        self._errors: dict[bytes, tuple[str, list[str], list[dict[str, Any]]]] = {
+            bytes([0x08, 0xC3, 0x79, 0xA0]): ("Error", ["string"], [{"type": "string"}]),
+            bytes([0x4E, 0x48, 0x7B, 0x71]): ("Panic", ["uint256"], [{"type": "uint256"}]),
         }
         for entry in abi:
             if entry.get("type") == "error":
                 types = [canonical_type(i) for i in entry["inputs"]]
                 signature = f"{entry['name']}({','.join(types)})"
-                self._errors[function_signature_to_4byte_selector(signature)] = (entry["name"], types)
+                self._errors[function_signature_to_4byte_selector(signature)] = (entry["name"], types, entry["inputs"])
 
     def decode(self, data: bytes) -> ContractRevert | None:
         """The revert named by ``data``, or None if no known error matches it."""
         if len(data) < 4 or data[:4] not in self._errors:
             return None
-        name, types = self._errors[data[:4]]
+        name, types, inputs = self._errors[data[:4]]
         try:
             values = abi_decode(types, data[4:])
         except Exception:
             return None
-        args = tuple(_normalise(t, v) for t, v in zip(types, values))
+        args = tuple(normalised(i, v) for i, v in zip(inputs, values))
         return ContractRevert(name, args, hint_for(name, args))
-
-
-def _normalise(abi_type: str, value: Any) -> Any:
-    """Checksummed addresses, so refusals compare equal to the reference model's."""
-    if abi_type == "address":
-        return to_checksum_address(value)
-    return value
