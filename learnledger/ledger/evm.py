@@ -37,9 +37,7 @@ _FAILED = re.compile(r"^(Revert|Halt) \{ (?:reason: (?P<reason>.+), )?gas_used: 
 """How pyrevm words a message that ran and failed: reverted (with its data) or halted."""
 _ACCOUNT = re.compile(
     r"(0x[0-9a-fA-F]{40}): Account \{ info: AccountInfo \{ balance: (\d+), nonce: (\d+), "
-    r"code_hash: 0x([0-9a-f]{64}), code: (?:None|Some\(Bytecode \{ bytecode: 0x([0-9a-f]*), "
-    r"state: (?:Raw|Analysed \{ len: (\d+)|Checked \{ len: (\d+)).*?) \}, storage: \{(.*?)\}, "
-    r"status: AccountStatus\(([^)]*)\) \}")
+    r"code_hash: 0x([0-9a-f]{64}), code: .*? \}, storage: \{(.*?)\}, status: AccountStatus\(([^)]*)\) \}")
 _SLOT = re.compile(r"(\d+): StorageSlot \{ previous_or_original_value: (\d+), present_value: (\d+) \}")
 
 
@@ -123,14 +121,10 @@ class Evm:
         text = self._evm.journal_str
         changes = []
         for match in _ACCOUNT.finditer(text):
-            address, balance, nonce, code_hash, code, analysed, checked, storage, status = match.groups()
+            address, balance, nonce, code_hash, storage, status = match.groups()
             if "Touched" not in status and "Created" not in status:
                 continue
-            length = analysed or checked
-            new_code = None
-            if "Created" in status and code is not None:
-                raw = bytes.fromhex(code)
-                new_code = raw[:int(length)] if length is not None else raw
+            new_code = self._code_of(address) if "Created" in status else None
             slots = {int(key): int(present) for key, original, present in _SLOT.findall(storage) if original != present}
             changes.append(_Change(to_checksum_address(address), int(balance), int(nonce), bytes.fromhex(code_hash),
                                    new_code, slots))
