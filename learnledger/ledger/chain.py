@@ -65,7 +65,6 @@ class EmbeddedChain:
                                  gas_limit=EMBEDDED_GAS_LIMIT, start_time=start_time)
         self._reads: dict[Hashable, Any] = {}
         self._reads_state: tuple[int, int] | None = None
-        self.follows_wall_clock = start_time is None
         provider = EmbeddedProvider(self.node)
         provider.remember = self.remember  # type: ignore[attr-defined]
         """Reads of one state answered once (``EmbeddedChain.remember``), for the ledger client."""

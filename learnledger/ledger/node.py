@@ -127,10 +127,6 @@ def logs_bloom(logs: list[tuple[str, list[bytes], bytes]]) -> bytes:
     return bloom.to_bytes(256, "big")
 
 
-def _hex(value: int) -> str:
-    return hex(value)
-
-
 def _data(value: bytes) -> str:
     return "0x" + value.hex()
 
@@ -214,17 +210,17 @@ class EmbeddedNode:
         parent = self._blocks[-1]["hash"] if self._blocks else "0x" + "00" * 32
         raw_logs: list[tuple[str, list[bytes], bytes]] = []
         for index, (tx, receipt) in enumerate(zip(transactions, receipts)):
-            tx.update(blockHash=block_hash, blockNumber=_hex(number), transactionIndex=_hex(index))
-            receipt.update(blockHash=block_hash, blockNumber=_hex(number), transactionIndex=_hex(index))
+            tx.update(blockHash=block_hash, blockNumber=hex(number), transactionIndex=hex(index))
+            receipt.update(blockHash=block_hash, blockNumber=hex(number), transactionIndex=hex(index))
             for entry in receipt["logs"]:
-                entry.update(blockHash=block_hash, blockNumber=_hex(number), transactionIndex=_hex(index),
-                             logIndex=_hex(len(raw_logs)))
+                entry.update(blockHash=block_hash, blockNumber=hex(number), transactionIndex=hex(index),
+                             logIndex=hex(len(raw_logs)))
                 raw_logs.append((entry["address"], [bytes.fromhex(t[2:]) for t in entry["topics"]], b""))
                 self._logs.append(entry)
             self._transactions[bytes.fromhex(tx["hash"][2:])] = (tx, receipt)
         block = {
-            "number": _hex(number), "hash": block_hash, "parentHash": parent, "timestamp": _hex(timestamp),
-            "gasLimit": _hex(self.gas_limit), "gasUsed": _hex(gas_used), "baseFeePerGas": _hex(base_fee),
+            "number": hex(number), "hash": block_hash, "parentHash": parent, "timestamp": hex(timestamp),
+            "gasLimit": hex(self.gas_limit), "gasUsed": hex(gas_used), "baseFeePerGas": hex(base_fee),
             "miner": "0x" + "00" * 20, "difficulty": "0x0", "totalDifficulty": "0x0", "nonce": "0x" + "00" * 8,
             "mixHash": _data(_prevrandao(self.block_hash(number))), "extraData": "0x",
             "logsBloom": _data(logs_bloom(raw_logs)), "sha3Uncles": _data(keccak(rlp.encode([]))),
@@ -370,8 +366,8 @@ class EmbeddedNode:
     def block(self, ident: Any, full: bool = False) -> dict[str, Any] | None:
         if ident == "pending":
             with self._lock:
-                pending = dict(self.head, number=_hex(len(self._blocks)), hash=None, parentHash=self.head["hash"],
-                               timestamp=_hex(self.pending_time()), baseFeePerGas=_hex(self.base_fee_next()),
+                pending = dict(self.head, number=hex(len(self._blocks)), hash=None, parentHash=self.head["hash"],
+                               timestamp=hex(self.pending_time()), baseFeePerGas=hex(self.base_fee_next()),
                                gasUsed="0x0", transactions=[], nonce=None, miner=None)
                 return pending
         if isinstance(ident, str) and len(ident) == 66:  # a block hash
@@ -459,8 +455,8 @@ class EmbeddedNode:
         for block in blocks:
             tips = [int(self._transactions[bytes.fromhex(h[2:])][1]["effectiveGasPrice"], 16) - int(block["baseFeePerGas"], 16)
                     for h in block["transactions"]]
-            rewards.append([_hex(max(tips) if tips else 0) for _ in percentiles])
-        return {"oldestBlock": _hex(first), "baseFeePerGas": [b["baseFeePerGas"] for b in blocks] + [_hex(self.base_fee_next())],
+            rewards.append([hex(max(tips) if tips else 0) for _ in percentiles])
+        return {"oldestBlock": hex(first), "baseFeePerGas": [b["baseFeePerGas"] for b in blocks] + [hex(self.base_fee_next())],
                 "gasUsedRatio": [int(b["gasUsed"], 16) / self.gas_limit for b in blocks], "reward": rewards}
 
 
@@ -474,21 +470,21 @@ def _records(tx: _Transaction, outcome: Outcome, price: int) -> tuple[dict[str, 
     """The transaction and receipt objects a node returns (block fields filled in when sealed)."""
     tx_hash = _data(tx.hash)
     transaction: dict[str, Any] = {
-        "hash": tx_hash, "from": tx.sender, "to": tx.to, "nonce": _hex(tx.nonce), "gas": _hex(tx.gas),
-        "value": _hex(tx.value), "input": _data(tx.data), "type": _hex(tx.type), "gasPrice": _hex(price),
+        "hash": tx_hash, "from": tx.sender, "to": tx.to, "nonce": hex(tx.nonce), "gas": hex(tx.gas),
+        "value": hex(tx.value), "input": _data(tx.data), "type": hex(tx.type), "gasPrice": hex(price),
         "v": "0x0", "r": "0x0", "s": "0x0",
     }
     if tx.chain_id is not None:
-        transaction["chainId"] = _hex(tx.chain_id)
+        transaction["chainId"] = hex(tx.chain_id)
     if tx.max_fee is not None:
-        transaction.update(maxFeePerGas=_hex(tx.max_fee), maxPriorityFeePerGas=_hex(int(tx.max_tip or 0)),
+        transaction.update(maxFeePerGas=hex(tx.max_fee), maxPriorityFeePerGas=hex(int(tx.max_tip or 0)),
                            accessList=[])
     logs = [{"address": address, "topics": [_data(t) for t in topics], "data": _data(data),
              "transactionHash": tx_hash, "removed": False} for address, topics, data in outcome.logs]
     receipt = {
-        "transactionHash": tx_hash, "from": tx.sender, "to": tx.to, "type": _hex(tx.type),
-        "status": "0x1" if outcome.success else "0x0", "gasUsed": _hex(outcome.gas_used),
-        "cumulativeGasUsed": _hex(outcome.gas_used), "effectiveGasPrice": _hex(price),
+        "transactionHash": tx_hash, "from": tx.sender, "to": tx.to, "type": hex(tx.type),
+        "status": "0x1" if outcome.success else "0x0", "gasUsed": hex(outcome.gas_used),
+        "cumulativeGasUsed": hex(outcome.gas_used), "effectiveGasPrice": hex(price),
         "contractAddress": outcome.created if outcome.success else None, "logs": logs,
         "logsBloom": _data(logs_bloom(outcome.logs)),
     }
@@ -575,21 +571,21 @@ def _methods(node: EmbeddedNode) -> dict[str, Any]:
 
     def increase_time(seconds: Any) -> str:
         node.set_next_time(node.pending_time() + _int(seconds))
-        return _hex(_int(seconds))
+        return hex(_int(seconds))
 
     return {
         "web3_clientVersion": lambda: CLIENT_VERSION,
         "net_version": lambda: str(node.chain_id),
         "net_listening": lambda: False,
-        "eth_chainId": lambda: _hex(node.chain_id),
+        "eth_chainId": lambda: hex(node.chain_id),
         "eth_syncing": lambda: False,
         "eth_accounts": lambda: list(node.keys),
         "eth_blockNumber": lambda: node.head["number"],
-        "eth_gasPrice": lambda: _hex(node.gas_price()),
-        "eth_maxPriorityFeePerGas": lambda: _hex(10**9),
+        "eth_gasPrice": lambda: hex(node.gas_price()),
+        "eth_maxPriorityFeePerGas": lambda: hex(10**9),
         "eth_feeHistory": lambda count, newest, percentiles=(): node.fee_history(_int(count), newest, list(percentiles or [])),
-        "eth_getBalance": lambda address, block="latest": _hex(node.balance(address)),
-        "eth_getTransactionCount": lambda address, block="latest": _hex(node.nonce(address)),
+        "eth_getBalance": lambda address, block="latest": hex(node.balance(address)),
+        "eth_getTransactionCount": lambda address, block="latest": hex(node.nonce(address)),
         "eth_getCode": lambda address, block="latest": _data(node.code(address)),
         "eth_getStorageAt": lambda address, key, block="latest": _data(node.storage(address, _int(key))),
         "eth_getBlockByNumber": lambda ident, full=False: node.block(ident, full),
@@ -599,11 +595,11 @@ def _methods(node: EmbeddedNode) -> dict[str, Any]:
         "eth_sendRawTransaction": lambda raw: _data(node.send(bytes.fromhex(raw.removeprefix("0x")))),
         "eth_sendTransaction": lambda request: _data(node.send_unsigned(request)),
         "eth_call": call,
-        "eth_estimateGas": lambda request, block="pending", *_: _hex(node.estimate_gas(request, block)),
+        "eth_estimateGas": lambda request, block="pending", *_: hex(node.estimate_gas(request, block)),
         "eth_getLogs": lambda query: node.logs(query),
         "evm_mine": mine,
         "evm_increaseTime": increase_time,
         "evm_setNextBlockTimestamp": lambda timestamp: node.set_next_time(_int(timestamp)),
-        "evm_snapshot": lambda: _hex(node.snapshot()),
+        "evm_snapshot": lambda: hex(node.snapshot()),
         "evm_revert": lambda ident: node.revert(_int(ident)),
     }
