@@ -66,13 +66,13 @@ def revert_data(error: BaseException) -> bytes | None:
     data = getattr(error, "data", None)
     if isinstance(data, str) and data.startswith("0x"):
         return bytes.fromhex(data[2:])
+    if isinstance(data, dict) and isinstance(data.get("data"), str):
+        return bytes.fromhex(data["data"].removeprefix("0x"))
     response = getattr(error, "rpc_response", None)  # a raw request's error: the node's own words
     if isinstance(response, dict) and isinstance(response.get("error"), dict):
         found = response["error"].get("data")
         if isinstance(found, str) and found.startswith("0x"):
             return bytes.fromhex(found[2:])
-    if isinstance(data, dict) and isinstance(data.get("data"), str):
-        return bytes.fromhex(data["data"].removeprefix("0x"))
     for arg in getattr(error, "args", ()):
         if isinstance(arg, bytes):
             return arg
