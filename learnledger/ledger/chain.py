@@ -6,13 +6,14 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-T = TypeVar("T")
-
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from learnledger.ledger.api import LedgerError
+from learnledger.ledger.transport import KeepAliveProvider
+
+T = TypeVar("T")
 
 UNUSED_MIDDLEWARE = ("gas_price_strategy", "ens_name_to_address", "validation", "gas_estimate")
 """web3's default layers that serve nothing here, yet wrap every request: transactions are signed
@@ -142,11 +143,12 @@ def raw_request(w3: Web3, method: str, params: list[Any]) -> Any:
 
 
 def rpc_web3(rpc_url: str, timeout: float = 10.0) -> Web3:
-    """A Web3 on ``rpc_url`` (not yet asked anything) that reads proof-of-authority blocks too.
+    """A Web3 on ``rpc_url`` (not yet asked anything) that reads proof-of-authority blocks too, over
+    one kept-alive connection per thread (``transport.KeepAliveProvider``).
 
     A Clique block carries its signers and seal in a longer extraData than the 32 bytes web3 allows
     by default; the POA middleware moves it aside, and changes nothing on other chains."""
-    w3 = lean(Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout})))
+    w3 = lean(Web3(KeepAliveProvider(rpc_url, timeout)))
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
 
