@@ -131,3 +131,35 @@ def test_the_batched_nonce_and_fees_equal_the_single_reads_and_a_fresh_status_sk
         assert refused.value.args_[:2] == (1, RoundState.ACCEPTED)
         receipt = w3.eth.get_transaction_receipt(w3.eth.get_block("latest")["transactions"][0])
         assert receipt["status"] == 0, "the refused vote was sent and reverted on chain"
+
+
+def test_the_round_log_reads_a_new_block_by_its_hash_once_for_every_handle_and_follows_a_reorg() -> None:
+    with Devnet(accounts=4) as devnet:
+        deployment, ledgers = deploy_three(devnet)
+        first, second = ledgers[devnet.accounts[3][0]], ledgers[devnet.accounts[1][0]]
+        drawn = first.proposer_of(1)
+        assert first.proposal(1) is None
+        ledgers[drawn].propose(1, b"\x07" * 32, "cid-1")  # one new block on top of the one read
+
+        asked: list[tuple[str, list[object]]] = []
+        provider = first.w3.provider
+        original = provider.make_request
+
+        def make_request(method, params):  # type: ignore[no-untyped-def]
+            asked.append((method, params))
+            return original(method, params)
+
+        provider.make_request = make_request  # type: ignore[method-assign]
+        assert second.proposal(1) is not None and second.proposal(1).cid == "cid-1"  # type: ignore[union-attr]
+        assert first.proposal(1) is not None  # the same head: answered from the shared log
+        logs = [params[0] for method, params in asked if method == "eth_getLogs"]
+        heads = [params for method, params in asked if method == "eth_getBlockByNumber"]
+        assert len(logs) == 1 and set(logs[0]) == {"address", "blockHash", "topics"}, logs  # type: ignore[arg-type]
+        assert heads == [["latest", False]] * 3, heads
+
+        # a reorganisation that replaces the proposal's block: the log reads the tip again
+        asked.clear()
+        provider.make_request("anvil_reorg", [1, []])
+        assert second.proposal(1) is None
+        assert any(method == "eth_getLogs" and "fromBlock" in params[0] for method, params in asked)  # type: ignore[operator]
+        assert [r.proposal for r in first.history()] == [None]

@@ -79,8 +79,8 @@ class ContractLedger:
         self._events = EventReader(w3, deployment.address, artifact.abi)
         embedded = is_embedded(w3)  # no reorgs to follow there
         self._embedded = embedded
-        self._round_events = RoundEventLog(self._events, deployment.block,
-                                           rescan_blocks=0 if embedded else RoundEventLog.RESCAN_BLOCKS)
+        self._round_events = (RoundEventLog(self._events, deployment.block, rescan_blocks=0) if embedded
+                              else RoundEventLog.shared(self._events, deployment.block))
         self._clock = clock or (lambda: chain_clock(w3))
         self._members: tuple[Member, ...] | None = None
         self._reveal_window: int | None = None
@@ -229,7 +229,7 @@ class ContractLedger:
             # On a node, the events and the open round's state are read at one block, so they agree
             # (a node's pending block may already hold a vote whose event is not in a mined block
             # yet). The embedded chain mines each transaction at once: its pending state is current.
-            at_block: int | str = VIEW_BLOCK if self._embedded else self.head()
+            at_block, events = self._round_events.read()
 
             def state_of(round: int) -> RoundState:
                 state = self.round_state(round) if self._embedded else self.round_state_at(round, at_block)
@@ -237,7 +237,6 @@ class ContractLedger:
                     closed_meanwhile.append(round)
                 return state
 
-            events = self._round_events.refresh(None if self._embedded else int(at_block))
             records = fold_history(iter(events), self.deployment.params.initial_digest, state_of)
             if not closed_meanwhile:
                 return records

@@ -6,11 +6,14 @@ nodes cap a query's block range), then folded round by round.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 
 from learnledger.ledger.abi import EventTable
 from learnledger.ledger.api import Proposal, RoundRecord, RoundState, Vote
@@ -68,6 +71,13 @@ class EventReader:
                 yield self._events.decode([_bytes(t) for t in log["topics"]], _bytes(log["data"]))
             start = end + 1
 
+    def logs_of_block(self, block_hash: str, names: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+        """The matching logs of the one block with hash ``block_hash`` (EIP-234): exactly that block's,
+        even if the chain reorganised since; an error if the node no longer knows it."""
+        raw = raw_request(self.w3, "eth_getLogs", [
+            {"address": self.address, "blockHash": block_hash, "topics": [[self.topic(n) for n in names]]}])
+        return [self._events.decode([_bytes(t) for t in log["topics"]], _bytes(log["data"])) for log in raw]
+
 
 def _bytes(value: Any) -> bytes:
     """A log field as a node sends it (hex text), or as a provider may have formatted it."""
@@ -77,13 +87,21 @@ def _bytes(value: Any) -> bytes:
 class RoundEventLog:
     """The round events seen so far, read incrementally: each refresh fetches only new blocks.
 
-    A node's filter scans every block in the range it is given (the embedded node scans every log after the range's start), so
-    re-reading from the deployment block at each step made an experiment's chain time grow with the
-    square of its length. The last ``rescan_blocks`` blocks are read again at each refresh, so a
-    short reorganisation of the chain's tip is followed, not cached (an embedded chain has none).
-    A deeper one is caught by the hash of the last settled block: when the chain no longer holds
-    that block, everything is read again from the deployment block (``reorgs`` counts these), so the
-    log never keeps an event that a reorganisation removed.
+    A node's filter scans every block in the range it is given (the embedded node scans every log
+    after the range's start), so re-reading from the deployment block at each step made an
+    experiment's chain time grow with the square of its length.
+
+    On a node the log follows the chain by its hash links. When the new head's parent is the head
+    read last, only the head's own logs are fetched, by its hash (two requests a refresh; every block
+    below is the one already read, since a block's hash commits to its parent's). Otherwise, after a
+    jump of several blocks or a reorganisation, the last ``rescan_blocks`` blocks are read again, so
+    a short reorganisation of the tip is followed, not cached; a deeper one is caught by the hash of
+    the last settled block: when the chain no longer holds that block, everything is read again from
+    the deployment block (``reorgs`` counts these). The log never keeps an event that a
+    reorganisation removed. The embedded chain has no reorganisations (``rescan_blocks=0``).
+
+    Handles that share one connection to a node in one process share one log (``shared``): each
+    new block is then read once, not once per handle.
     """
 
     RESCAN_BLOCKS = 12
@@ -96,25 +114,52 @@ class RoundEventLog:
         self._settled_to = from_block - 1
         self._settled_hash: bytes | None = None
         self._last_head: tuple[str, str] | None = None
-        self._last_answer: list[tuple[str, dict[str, Any]]] | None = None
+        self._last_answer: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
         self.reorgs = 0
 
-    def refresh(self, to_block: int | None = None) -> list[tuple[str, dict[str, Any]]]:
-        """Every round event from the deployment block to ``to_block`` (default: the latest), in
-        chain order, as the chain holds them now. Asked again while the chain's head is the same
-        block (number and hash: a reorganisation changes the hash), the answer is the last one."""
-        w3 = self._reader.w3
-        if to_block is None and self._rescan_blocks:
-            head = raw_request(w3, "eth_getBlockByNumber", ["latest", False])
+    @classmethod
+    def shared(cls, reader: EventReader, from_block: int) -> RoundEventLog:
+        """The log of ``reader``'s contract on ``reader``'s connection to a node, one per process."""
+        rescan_blocks = cls.RESCAN_BLOCKS
+        logs = _SHARED_LOGS.setdefault(reader.w3.provider, {})
+        key = (reader.address, from_block, rescan_blocks)
+        if key not in logs:
+            logs[key] = cls(reader, from_block, rescan_blocks)
+        return logs[key]
+
+    def refresh(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every round event from the deployment block to the latest block, in chain order, as the
+        chain holds them now."""
+        return self.read()[1]
+
+    def read(self) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+        """The latest block's number and ``refresh``'s events up to it. Asked again while the
+        chain's head is the same block (number and hash: a reorganisation changes the hash), the
+        answer is the last one."""
+        with self._lock:
+            if not self._rescan_blocks:
+                latest = int(self._reader.w3.eth.block_number)
+                return latest, self._read(latest)
+            head = raw_request(self._reader.w3, "eth_getBlockByNumber", ["latest", False])
             key = (head["number"], head["hash"])
-            if key == self._last_head and self._last_answer is not None:
-                return list(self._last_answer)
-            answer = self._read(int(head["number"], 16))
-            self._last_head, self._last_answer = key, answer
-            return list(answer)
-        return self._read(w3.eth.block_number if to_block is None else to_block)
+            if key != self._last_head:
+                extended = self._last_head is not None and head["parentHash"] == self._last_head[1]
+                answer = self._extend(head["hash"]) if extended else None
+                self._last_answer = self._read(int(head["number"], 16)) if answer is None else answer
+                self._last_head = key
+            return int(key[0], 16), list(self._last_answer)
+
+    def _extend(self, head_hash: str) -> list[tuple[str, dict[str, Any]]] | None:
+        """The last answer and the logs of the block on top of it; None if that block is gone already."""
+        try:
+            return self._last_answer + self._reader.logs_of_block(head_hash, ROUND_EVENTS)
+        except Web3RPCError:  # reorganised away since the head was read: read the tip again
+            return None
 
     def _read(self, latest: int) -> list[tuple[str, dict[str, Any]]]:
+        if latest < self._settled_to:  # the chain went back below what was settled (a snapshot reverted)
+            self._settled, self._settled_to, self._settled_hash = [], self._from_block - 1, None
         if self._rescan_blocks and self._settled_hash is not None and self._block_hash(self._settled_to) != self._settled_hash:
             self._settled, self._settled_to, self._settled_hash = [], self._from_block - 1, None
             self.reorgs += 1
@@ -132,6 +177,10 @@ class RoundEventLog:
             return bytes.fromhex(block["hash"][2:])
         except Exception:  # the block is gone (a rollback below it): not the block we settled
             return None
+
+
+_SHARED_LOGS: weakref.WeakKeyDictionary[Any, dict[tuple[str, int, int], RoundEventLog]] = weakref.WeakKeyDictionary()
+"""``RoundEventLog.shared``'s logs, by connection (the provider): gone with it."""
 
 
 def fold_history(
