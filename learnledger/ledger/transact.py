@@ -203,12 +203,11 @@ class Transactor:
         the count on the embedded chain, which needs no count from the node (see ``_next_nonce``)."""
         if self._simulation_block is None:
             return None, self.fee_caps()
-        try:
-            with self.w3.batch_requests() as batch:
-                batch.add(self.w3.eth.get_transaction_count(self.address, "pending"))
-                batch.add(self.w3.eth.fee_history(FEE_HISTORY_BLOCKS, "latest", [TIP_PERCENTILE]))
-                count, history = batch.execute()
-            return int(count), self._caps_from(history)
+        try:  # raw: web3's batch machinery cost twice the request itself
+            count, history = (answer["result"] for answer in self.w3.provider.make_batch_request([
+                ("eth_getTransactionCount", [self.address, "pending"]),
+                ("eth_feeHistory", [hex(FEE_HISTORY_BLOCKS), "latest", [TIP_PERCENTILE]])]))
+            return int(count, 16), self._caps_from(history)
         except Exception:  # a node (or provider) without batches: ask one by one, errors and all
             return None, self.fee_caps()
 
@@ -234,13 +233,13 @@ class Transactor:
         return self._caps_from(self.w3.eth.fee_history(FEE_HISTORY_BLOCKS, "latest", [TIP_PERCENTILE]))
 
     def _caps_from(self, history: Any) -> dict[str, int]:
-        """``fee_caps`` from a fee history the node sent."""
+        """``fee_caps`` from a fee history, raw from the node or formatted by web3."""
         base_fees = history.get("baseFeePerGas") or []
         if not base_fees or base_fees[-1] is None:
             return {"gasPrice": int(self.w3.eth.gas_price)}
-        rewards = sorted(int(r[0]) for r in history.get("reward") or [] if r)
+        rewards = sorted(_quantity(r[0]) for r in history.get("reward") or [] if r)
         tip = max(MIN_TIP_WEI, rewards[len(rewards) // 2] if rewards else 0)
-        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * int(base_fees[-1]) + tip}
+        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * _quantity(base_fees[-1]) + tip}
 
     def _sign_and_send(self, request: dict[str, Any], nonce: int, fees: dict[str, int]) -> bytes:
         transaction = dict(request, nonce=nonce, chainId=self._chain_id, **fees)
@@ -362,6 +361,11 @@ def bump_fees(old: dict[str, int], fresh: dict[str, int]) -> dict[str, int]:
     """Fees for a replacement: at least ``FEE_BUMP`` above the old ones in every field (nodes refuse
     a replacement that is not at least 10% dearer), and no less than a fresh estimate."""
     return {name: max(int(value * FEE_BUMP) + 1, fresh.get(name, 0)) for name, value in old.items()}
+
+
+def _quantity(value: int | str) -> int:
+    """A JSON-RPC quantity as the node sent it (hex text) or as web3 formatted it (an int)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _is_unfunded(error: BaseException) -> bool:
