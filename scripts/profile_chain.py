@@ -73,21 +73,25 @@ def main() -> int:
     parser.add_argument("experiment", nargs="?", type=Path, default=DEFAULT_EXPERIMENT)
     parser.add_argument("--rounds", type=int, default=10, help="rounds to time (default 10)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here as JSON")
+    parser.add_argument("--anvil", action="store_true",
+                        help="run on an anvil devnet and time the HTTP requests instead of the embedded node")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, received: {args.rounds}")
     experiment = dataclasses.replace(Experiment.load(args.experiment), rounds=args.rounds)
     select_backend(experiment.keras_backend)
     from learnledger.ledger.node import EmbeddedProvider
+    from learnledger.ledger.transport import KeepAliveProvider
     from learnledger.ledger.client import ContractLedger
     from learnledger.runs.embedded import run_experiment
 
     ledger_timers, rpc_timers = Timers(), Timers()
     with tempfile.TemporaryDirectory() as tmp:
-        run_experiment(dataclasses.replace(experiment, rounds=1), Path(tmp) / "warmup", ledger="chain")
+        ledger = "anvil" if args.anvil else "chain"
+        run_experiment(dataclasses.replace(experiment, rounds=1), Path(tmp) / "warmup", ledger=ledger)
         for name in LEDGER_CALLS:
             ledger_timers.wrap(ContractLedger, name, name)
-        provider = EmbeddedProvider
+        provider: Any = KeepAliveProvider if args.anvil else EmbeddedProvider
         original = provider.make_request
 
         def make_request(self: Any, method: Any, params: Any) -> Any:
@@ -99,9 +103,22 @@ def main() -> int:
                 entry[0] += 1
                 entry[1] += time.perf_counter() - started
 
-        provider.make_request = make_request  # type: ignore[method-assign]
+        provider.make_request = make_request
+        if args.anvil:  # one entry per batch, named by the methods in it
+            original_batch = provider.make_batch_request
+
+            def make_batch_request(self: Any, requests: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return original_batch(self, requests)
+                finally:
+                    entry = rpc_timers.calls["batch[" + "+".join(str(method) for method, _ in requests) + "]"]
+                    entry[0] += 1
+                    entry[1] += time.perf_counter() - started
+
+            provider.make_batch_request = make_batch_request
         started = time.perf_counter()
-        run_experiment(experiment, Path(tmp) / "run", ledger="chain")
+        run_experiment(experiment, Path(tmp) / "run", ledger=ledger)
         wall_s = time.perf_counter() - started
 
     rounds = args.rounds
@@ -114,10 +131,11 @@ def main() -> int:
         "ledger_calls": ledger_timers.rows(rounds), "rpc_methods": rpc_timers.rows(rounds),
         "load_average": round(os.getloadavg()[0], 2),
     }
-    print(f"{experiment.name}: {rounds} rounds on the embedded chain, load average {figures['load_average']}")
+    where = "an anvil devnet" if args.anvil else "the embedded chain"
+    print(f"{experiment.name}: {rounds} rounds on {where}, load average {figures['load_average']}")
     print(f"wall time per round {figures['wall_s_per_round']:.3f} s, of which in the ledger client "
           f"{figures['ledger_client_s_per_round']:.3f} s ({100 * figures['ledger_client_share']:.0f}%), "
-          f"answering JSON-RPC in the node {figures['node_s_per_round']:.3f} s")
+          f"in JSON-RPC requests {figures['node_s_per_round']:.3f} s")
     for title, rows in (("ledger call", figures["ledger_calls"]), ("JSON-RPC method", figures["rpc_methods"])):
         print(f"\n{title:<28}{'calls/round':>12}{'ms/round':>10}{'ms/call':>9}")
         for row in rows:
