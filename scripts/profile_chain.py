@@ -1,13 +1,15 @@
-"""Where a round's chain time goes: an experiment on the embedded chain, timed per ledger call and
-per JSON-RPC method, against the same rounds' total wall time.
+"""Where a round's chain time goes: an experiment on the embedded chain (or anvil), timed per ledger
+call and per JSON-RPC method, against the same rounds' total wall time.
 
 Runs a one-round warm-up, then the experiment (default examples/mnist.toml, 10 rounds) on the
 embedded chain, with timers around every ``ContractLedger`` call the agents and the driver make
 (status, proposal, current_model, propose, vote, ...) and around every JSON-RPC request the node
 answers (eth_call, eth_sendRawTransaction, ...). Prints both per round, and the share of the
-rounds' wall time the ledger client took. The timers wrap the classes for this process only.
+rounds' wall time the ledger client took. The timers wrap the classes for this process only. With
+--anvil the run is on an anvil devnet and the JSON-RPC timers are around the HTTP requests (a
+batch is one entry, named by its methods), the node's answer and the trip included.
 
-    .venv/bin/python scripts/profile_chain.py [EXPERIMENT.toml] [--rounds N] [--json FILE]
+    .venv/bin/python scripts/profile_chain.py [EXPERIMENT.toml] [--rounds N] [--anvil] [--json FILE]
 """
 
 from __future__ import annotations
