@@ -153,12 +153,19 @@ def rpc_web3(rpc_url: str, timeout: float = 10.0) -> Web3:
     return w3
 
 
+CONNECT_FIRST_POLL_S = 0.01
+CONNECT_POLL_S = 0.2
+"""A node not answering yet is asked again after pauses doubling from 10 ms to 0.2 s: a devnet
+started a moment ago answers within some 30 ms, and a fixed 0.2 s wait was most of its start."""
+
+
 def connect(rpc_url: str, timeout: float = 10.0) -> Web3:
     """A Web3 on ``rpc_url`` that has answered once; LedgerError if nothing answers there."""
     if not rpc_url.startswith(("http://", "https://")):
         raise LedgerError(f"an RPC URL starts with http:// or https://, received: {rpc_url!r}")
     w3 = rpc_web3(rpc_url, timeout)
     deadline = time.monotonic() + timeout
+    pause = CONNECT_FIRST_POLL_S
     while True:
         try:
             w3.eth.chain_id
@@ -169,7 +176,8 @@ def connect(rpc_url: str, timeout: float = 10.0) -> Web3:
                     f"no Ethereum node answers at {rpc_url} ({type(error).__name__}: {error}); "
                     "start one (`learnledger devnet`) or check the URL"
                 ) from None
-            time.sleep(0.2)
+            time.sleep(pause)
+            pause = min(2 * pause, CONNECT_POLL_S)
 
 
 def chain_clock(w3: Web3) -> float:
