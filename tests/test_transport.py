@@ -5,11 +5,15 @@ do not share a connection, and an HTTP error says what the server said."""
 from __future__ import annotations
 
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from web3 import Web3
@@ -30,6 +34,7 @@ class _Node(ThreadingHTTPServer):
         self.status = 200
         self.stall_s = 0.0
         self.idle_s: float | None = None
+        self.headers: list[dict[str, str]] = []
         self.lock = threading.Lock()
 
     @property
@@ -51,6 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
+        self.server.headers.append(dict(self.headers))
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         time.sleep(self.server.stall_s)
         if self.server.status != 200:
@@ -79,8 +85,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def node() -> Iterator[_Node]:
+def node(tls: ssl.SSLContext | None = None) -> Iterator[_Node]:
     server = _Node()
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -164,3 +172,29 @@ def test_a_node_that_does_not_answer_times_out_and_the_next_request_opens_a_new_
 def test_a_url_that_is_not_http_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="ws://127.0.0.1:8545"):
         KeepAliveProvider("ws://127.0.0.1:8545")
+
+
+def test_the_host_and_the_urls_credentials_go_in_the_headers() -> None:
+    with node() as server:
+        port = server.server_address[1]
+        KeepAliveProvider(f"http://lab:s%40cret@127.0.0.1:{port}/rpc").make_request("eth_blockNumber", [])
+        (headers,) = server.headers
+        assert headers["Host"] == f"127.0.0.1:{port}"
+        assert headers["Authorization"] == "Basic bGFiOnNAY3JldA=="  # base64 of lab:s@cret
+        assert headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_https_checks_the_nodes_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    with node(tls) as server:
+        url = server.url.replace("http://", "https://")
+        with pytest.raises(ssl.SSLCertVerificationError):  # a certificate no known authority signed
+            KeepAliveProvider(url).make_request("eth_blockNumber", [])
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now an authority this process trusts
+        assert KeepAliveProvider(url).make_request("eth_blockNumber", [])["result"] == "0x1"
