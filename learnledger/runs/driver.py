@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from learnledger.agents.agent import Action, Agent
 from learnledger.ledger.api import Ledger, RoundRecord
+from learnledger.runs.heap import frozen_heap
 
 
 class ExperimentStuck(RuntimeError):
@@ -36,6 +37,17 @@ def drive(
     Returns:
         The records of every finalized round, oldest first.
     """
+    with frozen_heap():  # the learners and the framework: not walked by every full collection
+        return _drive(agents, observer, advance_clock, on_round, max_rounds)
+
+
+def _drive(
+    agents: Sequence[Agent],
+    observer: Ledger,
+    advance_clock: Callable[[int], None],
+    on_round: Callable[[RoundRecord], None],
+    max_rounds: int | None,
+) -> list[RoundRecord]:
     finalized: list[RoundRecord] = []
     status = observer.status()
     while not status.finished and (max_rounds is None or len(finalized) < max_rounds):

@@ -21,6 +21,7 @@ from learnledger.agents.agent import Action, Agent, PinPolicy, RoundLog
 from learnledger.agents.ballots import SEALED_VOTES_FOLDER, BallotBox
 from learnledger.ledger.api import AccountUnfunded, LedgerError
 from learnledger.store.api import StoreError, WeightStore
+from learnledger.runs.heap import frozen_heap
 from learnledger.runs.outputs import append_line
 from learnledger.store.choose import open_store
 
@@ -181,12 +182,13 @@ def follow_many(
     turns = [_Turn(agent, poll_s) for agent in agents]
     pool = ThreadPoolExecutor(max_workers=len(turns), thread_name_prefix="agent") if len(turns) > 1 else None
     try:
-        while turns and not stop.is_set():
-            acted = _sweep(turns, pool, poll_s, on_action, retry_limit_s, block_check_s)
-            if stop.is_set():
-                return
-            if turns and not acted:
-                _idle(turns, stop, block_check_s)
+        with frozen_heap():  # the learners and the framework: not walked by every full collection
+            while turns and not stop.is_set():
+                acted = _sweep(turns, pool, poll_s, on_action, retry_limit_s, block_check_s)
+                if stop.is_set():
+                    return
+                if turns and not acted:
+                    _idle(turns, stop, block_check_s)
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
