@@ -7,7 +7,6 @@ nodes cap a query's block range), then folded round by round.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,11 +120,14 @@ class RoundEventLog:
     @classmethod
     def shared(cls, reader: EventReader, from_block: int) -> RoundEventLog:
         """The log of ``reader``'s contract on ``reader``'s connection to a node, one per process."""
-        rescan_blocks = cls.RESCAN_BLOCKS
-        logs = _SHARED_LOGS.setdefault(reader.w3.provider, {})
-        key = (reader.address, from_block, rescan_blocks)
+        provider = reader.w3.provider
+        logs: dict[tuple[str, int], RoundEventLog] | None = getattr(provider, SHARED_LOGS_ATTRIBUTE, None)
+        if logs is None:  # kept on the connection, so the logs go with it
+            logs = {}
+            setattr(provider, SHARED_LOGS_ATTRIBUTE, logs)
+        key = (reader.address, from_block)
         if key not in logs:
-            logs[key] = cls(reader, from_block, rescan_blocks)
+            logs[key] = cls(reader, from_block)
         return logs[key]
 
     def refresh(self) -> list[tuple[str, dict[str, Any]]]:
@@ -179,8 +181,8 @@ class RoundEventLog:
             return None
 
 
-_SHARED_LOGS: weakref.WeakKeyDictionary[Any, dict[tuple[str, int, int], RoundEventLog]] = weakref.WeakKeyDictionary()
-"""``RoundEventLog.shared``'s logs, by connection (the provider): gone with it."""
+SHARED_LOGS_ATTRIBUTE = "learnledger_round_event_logs"
+"""Where ``RoundEventLog.shared`` keeps a connection's logs: on its provider."""
 
 
 def fold_history(
