@@ -147,12 +147,13 @@ def test_each_thread_has_its_own_connection() -> None:
         assert server.connections == 4
 
 
-def test_an_http_error_names_the_status_and_the_servers_words() -> None:
+def test_an_http_error_names_the_status_and_the_servers_words_but_not_the_password() -> None:
     with node() as server:
         server.status = 502
-        provider = KeepAliveProvider(server.url)
-        with pytest.raises(RpcHttpError, match="HTTP 502.*bad gateway"):
+        provider = KeepAliveProvider(server.url.replace("http://", "http://lab:secret@"))
+        with pytest.raises(RpcHttpError, match="HTTP 502.*bad gateway") as refused:
             provider.make_request("eth_blockNumber", [])
+        assert server.url in str(refused.value) and "secret" not in str(refused.value)
 
 
 def test_a_node_that_does_not_answer_times_out_and_the_next_request_opens_a_new_connection() -> None:

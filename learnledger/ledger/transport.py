@@ -21,7 +21,6 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from web3 import HTTPProvider
-from web3._utils.batching import sort_batch_response_by_response_ids
 from web3.types import RPCEndpoint, RPCResponse
 
 
@@ -53,7 +52,10 @@ class KeepAliveProvider(HTTPProvider):
         self._address = (parts.hostname, parts.port or (443 if self._tls else 80))
         self._timeout = timeout
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        headers = dict(self.get_request_headers(), Host=parts.netloc.rpartition("@")[2], Connection="keep-alive")
+        host = parts.netloc.rpartition("@")[2]
+        self._where = f"{parts.scheme}://{host}{parts.path}"
+        """The endpoint as errors name it: without the user and password the URL may carry."""
+        headers = dict(self.get_request_headers(), Host=host, Connection="keep-alive")
         if parts.username is not None:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode()
@@ -69,7 +71,8 @@ class KeepAliveProvider(HTTPProvider):
         response = self.decode_rpc_response(self._post(self.encode_batch_rpc_request(batch_requests)))
         if not isinstance(response, list):  # a node refusing the whole batch answers one error
             return response
-        return cast(list[RPCResponse], sort_batch_response_by_response_ids(response))
+        # answers may come in any order (JSON-RPC 2.0); web3 expects the requests' order, by id
+        return cast(list[RPCResponse], sorted(response, key=lambda answer: answer.get("id") or 0))
 
     def _post(self, body: bytes) -> bytes:
         sock = self._socket()
@@ -84,7 +87,7 @@ class KeepAliveProvider(HTTPProvider):
         if response.will_close:
             self._close()
         if response.status >= 400 and not data.lstrip().startswith((b"{", b"[")):
-            raise RpcHttpError(f"{self.endpoint_uri} answered HTTP {response.status} {response.reason}: "
+            raise RpcHttpError(f"{self._where} answered HTTP {response.status} {response.reason}: "
                                f"{data[:200].decode(errors='replace')}")
         return data
 
