@@ -19,6 +19,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, TransactionNotFound
 
 from learnledger.ledger.api import RoundState
+from learnledger.ledger.chain import data_bytes, quantity
 
 LOG_CHUNK_BLOCKS = 5_000
 """Blocks per eth_getLogs query at first; halved when a node refuses the range as too large."""
@@ -171,15 +172,6 @@ _FORMATTED: dict[str, Callable[[Web3, Sequence[Any]], Any]] = {
 """web3's methods for the requests the audit makes, where raw batches are not available."""
 
 
-def _int(value: Any) -> int:
-    """A quantity as nodes send it (hex text over HTTP; an int from the embedded provider)."""
-    return int(value, 16) if isinstance(value, str) else int(value)
-
-
-def _bytes(value: Any) -> bytes:
-    return bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
-
-
 def _result_of(method: str, response: Any) -> Any:
     if "error" in response:
         raise CallFailed(f"the node answered {method} with an error: {response['error']}")
@@ -225,7 +217,7 @@ def fetch_events(
             raise ChainUnreachable(str(error)) from None
         queries += 1
         for log in raw:
-            decoder = decoders.get("0x" + _bytes(log["topics"][0]).hex())
+            decoder = decoders.get("0x" + data_bytes(log["topics"][0]).hex())
             if decoder is not None:
                 events.append(decoder.decode(log))
         start = end + 1
@@ -246,11 +238,11 @@ class _EventDecoder:
     def decode(self, log: Any) -> ChainEvent:
         args: dict[str, Any] = {}
         for (name, type_), topic in zip(self.indexed, log["topics"][1:]):
-            args[name] = _topic_value(type_, _bytes(topic))
-        values = abi_decode(self.plain_types, _bytes(log["data"]))
+            args[name] = _topic_value(type_, data_bytes(topic))
+        values = abi_decode(self.plain_types, data_bytes(log["data"]))
         args.update((name, value) for (name, _), value in zip(self.plain, values))
-        return ChainEvent(self.name, args, _int(log["blockNumber"]), "0x" + _bytes(log["transactionHash"]).hex(),
-                          _int(log["logIndex"]))
+        return ChainEvent(self.name, args, quantity(log["blockNumber"]), "0x" + data_bytes(log["transactionHash"]).hex(),
+                          quantity(log["logIndex"]))
 
 
 def _topic_value(type_: str, topic: bytes) -> Any:
@@ -284,14 +276,14 @@ def block_times(rpc: Rpc, blocks: Sequence[int]) -> dict[int, int]:
     missing = [b for b, block in zip(unique, found) if block is None]
     if missing:
         raise ChainUnreachable(f"the node has no block {missing[0]} although it logged events there")
-    return {b: _int(block["timestamp"]) for b, block in zip(unique, found)}
+    return {b: quantity(block["timestamp"]) for b, block in zip(unique, found)}
 
 
 def gas_used(rpc: Rpc, tx_hashes: Sequence[str]) -> dict[str, int]:
     """Gas each transaction used, from its receipt."""
     unique = sorted(set(tx_hashes))
     receipts = rpc.many("eth_getTransactionReceipt", [[h] for h in unique])
-    return {h: _int(r["gasUsed"]) for h, r in zip(unique, receipts) if r is not None}
+    return {h: quantity(r["gasUsed"]) for h, r in zip(unique, receipts) if r is not None}
 
 
 def deployed_address(rpc: Rpc, tx_hash: str) -> str | None:
@@ -322,7 +314,7 @@ class ViewReader:
     def calls(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[Any, ...]]:
         """The decoded outputs of each (view name, arguments), in one batch."""
         calls = [[{"to": self.address, "data": self._encode(name, args)}, self.block] for name, args in requests]
-        return [abi_decode([_abi_type(o) for o in self._outputs[name]], _bytes(raw))
+        return [abi_decode([_abi_type(o) for o in self._outputs[name]], data_bytes(raw))
                 for (name, _), raw in zip(requests, self.rpc.many("eth_call", calls))]
 
     def _encode(self, name: str, args: Sequence[Any]) -> str:
@@ -353,9 +345,9 @@ def read_views(
     votes: Sequence[tuple[int, str]],
 ) -> ContractViews:
     """The contract's views at ``head``: its terms, roster, head state, and ``rounds``' RoundInfo."""
-    chain_id = _int(rpc.request("eth_chainId", []))
+    chain_id = quantity(rpc.request("eth_chainId", []))
     code = rpc.request("eth_getCode", [Web3.to_checksum_address(address), rpc.block(head)])
-    views = ContractViews(head=head, chain_id=chain_id, has_code=len(_bytes(code or b"")) > 0)
+    views = ContractViews(head=head, chain_id=chain_id, has_code=len(data_bytes(code or b"")) > 0)
     if not views.has_code:
         return views
     try:

@@ -142,6 +142,16 @@ def raw_request(w3: Web3, method: str, params: list[Any]) -> Any:
     return response.get("result")
 
 
+def quantity(value: int | str) -> int:
+    """A JSON-RPC quantity as a node sends it (hex text), or as a provider formatted it (an int)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def data_bytes(value: str | bytes) -> bytes:
+    """JSON-RPC data as a node sends it (0x-prefixed hex text), or as a provider formatted it."""
+    return bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+
+
 def rpc_web3(rpc_url: str, timeout: float = 10.0) -> Web3:
     """A Web3 on ``rpc_url`` (not yet asked anything) that reads proof-of-authority blocks too, over
     one kept-alive connection per thread (``transport.KeepAliveProvider``).

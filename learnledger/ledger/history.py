@@ -16,7 +16,7 @@ from web3.exceptions import Web3RPCError
 
 from learnledger.ledger.abi import EventTable
 from learnledger.ledger.api import Proposal, RoundRecord, RoundState, Vote
-from learnledger.ledger.chain import raw_request
+from learnledger.ledger.chain import data_bytes, raw_request
 
 LOG_CHUNK_BLOCKS = 5_000
 """Blocks per eth_getLogs query; public RPC endpoints refuse much larger ranges."""
@@ -66,8 +66,7 @@ class EventReader:
             end = min(start + LOG_CHUNK_BLOCKS - 1, latest)
             raw = raw_request(self.w3, "eth_getLogs", [
                 {"address": self.address, "fromBlock": hex(start), "toBlock": hex(end), "topics": topics}])
-            for log in raw:
-                yield self._events.decode([_bytes(t) for t in log["topics"]], _bytes(log["data"]))
+            yield from map(self._decoded, raw)
             start = end + 1
 
     def logs_of_block(self, block_hash: str, names: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
@@ -75,12 +74,10 @@ class EventReader:
         even if the chain reorganised since; an error if the node no longer knows it."""
         raw = raw_request(self.w3, "eth_getLogs", [
             {"address": self.address, "blockHash": block_hash, "topics": [[self.topic(n) for n in names]]}])
-        return [self._events.decode([_bytes(t) for t in log["topics"]], _bytes(log["data"])) for log in raw]
+        return [self._decoded(log) for log in raw]
 
-
-def _bytes(value: Any) -> bytes:
-    """A log field as a node sends it (hex text), or as a provider may have formatted it."""
-    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+    def _decoded(self, log: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return self._events.decode([data_bytes(t) for t in log["topics"]], data_bytes(log["data"]))
 
 
 class RoundEventLog:

@@ -21,7 +21,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from learnledger.ledger.api import AccountUnfunded, ContractRevert, LedgerError
-from learnledger.ledger.chain import is_embedded, raw_request
+from learnledger.ledger.chain import is_embedded, quantity, raw_request
 from learnledger.ledger.errors import RevertDecoder
 
 GAS_MARGIN = 150_000
@@ -239,9 +239,9 @@ class Transactor:
         base_fees = history.get("baseFeePerGas") or []
         if not base_fees or base_fees[-1] is None:
             return {"gasPrice": int(self.w3.eth.gas_price)}
-        rewards = sorted(_quantity(r[0]) for r in history.get("reward") or [] if r)
+        rewards = sorted(quantity(r[0]) for r in history.get("reward") or [] if r)
         tip = max(MIN_TIP_WEI, rewards[len(rewards) // 2] if rewards else 0)
-        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * _quantity(base_fees[-1]) + tip}
+        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * quantity(base_fees[-1]) + tip}
 
     def _sign_and_send(self, request: dict[str, Any], nonce: int, fees: dict[str, int]) -> bytes:
         transaction = dict(request, nonce=nonce, chainId=self._chain_id, **fees)
@@ -363,11 +363,6 @@ def bump_fees(old: dict[str, int], fresh: dict[str, int]) -> dict[str, int]:
     """Fees for a replacement: at least ``FEE_BUMP`` above the old ones in every field (nodes refuse
     a replacement that is not at least 10% dearer), and no less than a fresh estimate."""
     return {name: max(int(value * FEE_BUMP) + 1, fresh.get(name, 0)) for name, value in old.items()}
-
-
-def _quantity(value: int | str) -> int:
-    """A JSON-RPC quantity as the node sent it (hex text) or as web3 formatted it (an int)."""
-    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _is_unfunded(error: BaseException) -> bool:
