@@ -122,3 +122,15 @@ def test_a_node_behind_the_deployment_block_and_stalled_is_refused_saying_so(mon
     behind = dataclasses.replace(exp.deployment, address=exp.outsiders[0], block=exp.chain.w3.eth.block_number + 50)
     with pytest.raises(WrongChainError, match="its newest block is .* before block .* and it stopped moving"):
         ContractLedger(exp.chain.w3, behind, exp.chain.accounts[0][1])
+
+
+@needs_anvil
+def test_a_wrong_chain_names_the_node_without_the_password_in_its_url() -> None:
+    from learnledger.ledger.chain import connect
+    from learnledger.ledger.guard import check_chain
+
+    with Devnet(accounts=1) as devnet:
+        w3 = connect(devnet.rpc_url.replace("http://", "http://lab:s3cret@"))  # anvil ignores the credentials
+        with pytest.raises(WrongChainError, match="wrong chain") as refused:
+            check_chain(w3, 999_999_999, "the deployment record")
+        assert f"127.0.0.1:{devnet.port}" in str(refused.value) and "s3cret" not in str(refused.value)

@@ -15,6 +15,7 @@ import time
 from web3 import Web3
 
 from learnledger.ledger.api import LedgerError
+from learnledger.ledger.transport import without_credentials
 
 
 class WrongChainError(LedgerError):
@@ -41,7 +42,9 @@ def wait_until_reached(w3: Web3, block: int, poll_s: float = 0.2) -> int:
 
 
 def node_name(w3: Web3) -> str:
-    return str(getattr(w3.provider, "endpoint_uri", None) or type(w3.provider).__name__)
+    """The node as messages name it: its URL without any password in it, or its provider's kind."""
+    uri = getattr(w3.provider, "endpoint_uri", None)
+    return without_credentials(str(uri)) if uri else type(w3.provider).__name__
 
 
 def check_chain(w3: Web3, chain_id: int, record: str = "the deployment record") -> None:

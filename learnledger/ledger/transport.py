@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from web3 import HTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
@@ -53,8 +53,8 @@ class KeepAliveProvider(HTTPProvider):
         self._timeout = timeout
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = parts.netloc.rpartition("@")[2]
-        self._where = f"{parts.scheme}://{host}{parts.path}"
-        """The endpoint as errors name it: without the user and password the URL may carry."""
+        self._where = without_credentials(str(endpoint_uri))
+        """The endpoint as errors name it."""
         headers = dict(self.get_request_headers(), Host=host, Connection="keep-alive")
         if parts.username is not None:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
@@ -109,6 +109,12 @@ class KeepAliveProvider(HTTPProvider):
         sock, self._local.sock = getattr(self._local, "sock", None), None
         if sock is not None:
             sock.close()
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the user and password it may carry, for messages and logs."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:
