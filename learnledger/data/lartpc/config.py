@@ -76,8 +76,10 @@ class SimConfig:
     energy_mean_gev: float = 2.5
     energy_sigma_gev: float = 0.5
     mode_fractions: tuple[float, float, float, float] = C.MODE_FRACTIONS
-    nc_pi0_fraction: float = 0.5
-    """Share of NC events with at least one pi0 (the background that looks like nue CC)."""
+    nc_pi0_fraction: float | None = 0.5
+    """Share of NC events with at least one pi0 (the background that looks like nue CC), made so by
+    turning a pion (or the nucleon) into a pi0 or every pi0 into a pi+; None: NC pions keep the
+    charges their production and final-state interactions give them."""
     class_energy_quantiles_gev: tuple[tuple[float, ...], ...] | None = None
     """Per class (NC, numu CC, nue CC): quantiles of E_nu at equal steps from 0 to 1, drawn by inverse
     CDF (log-linear between them); replaces the normal of ``energy_mean_gev`` when set."""
@@ -107,6 +109,10 @@ class SimConfig:
     fsi_pion_absorption: float = 0.0
     """Probability that a pion made in the interaction is absorbed in the nucleus (becoming a proton
     and a neutron)."""
+    fsi_pion_charge_exchange: float = 0.0
+    """Probability that a pion leaving the nucleus exchanges its charge with a nucleon on the way out
+    (pi+ n -> pi0 p, pi- p -> pi0 n, and pi0 back to pi+ or pi- on a proton or a neutron): the charge-
+    exchange fate of GENIE's hA model (change 12 of docs/lartpc.md)."""
     fsi_nucleon_mev: float = 50.0
     """Mean kinetic energy of those nucleons, MeV (exponential)."""
     deposit_step_cm: float = 0.3
@@ -148,14 +154,15 @@ class SimConfig:
         if not 0.0 <= self.higher_resonance_fraction <= 1.0:
             raise ValueError("higher_resonance_fraction must be in [0, 1]; "
                              f"received: {self.higher_resonance_fraction}")
-        if not 0.0 <= self.fsi_pion_absorption <= 1.0:
-            raise ValueError(f"fsi_pion_absorption must be in [0, 1]; received: {self.fsi_pion_absorption}")
+        for name in ("fsi_pion_absorption", "fsi_pion_charge_exchange"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]; received: {getattr(self, name)}")
         if self.dis_hadron_pt_gev is not None and not self.dis_hadron_pt_gev > 0:
             raise ValueError(f"dis_hadron_pt_gev must be positive or None; received: {self.dis_hadron_pt_gev}")
         if not self.fsi_nucleon_mev > 0:
             raise ValueError(f"fsi_nucleon_mev must be positive; received: {self.fsi_nucleon_mev}")
-        if not 0.0 <= self.nc_pi0_fraction <= 1.0:
-            raise ValueError(f"nc_pi0_fraction must be in [0, 1]; received: {self.nc_pi0_fraction}")
+        if self.nc_pi0_fraction is not None and not 0.0 <= self.nc_pi0_fraction <= 1.0:
+            raise ValueError(f"nc_pi0_fraction must be in [0, 1] or None; received: {self.nc_pi0_fraction}")
         if len(self.mode_fractions) != 4 or min(self.mode_fractions) < 0 or sum(self.mode_fractions) <= 0:
             raise ValueError(
                 "mode_fractions must be four non-negative shares (QE, RES, DIS, other); "
