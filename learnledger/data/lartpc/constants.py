@@ -144,6 +144,8 @@ ANOMALOUS_MOMENT_DIFFERENCE = 3.706
 ARGON_REMOVAL_ENERGY_GEV = 0.030
 """Energy to remove a nucleon from argon in GENIE's Fermi gas (E_b = 30 MeV for Ar): a bound
 nucleon's QE energy transfer is Q^2/2M plus this."""
+ARGON_NEUTRON_SHARE = 22 / 40
+"""Neutrons among the nucleons of 40Ar (18 protons, 22 neutrons)."""
 DELTA_MASS_GEV = 1.232
 DELTA_WIDTH_GEV = 0.117
 """Delta(1232) mass and width (PDG)."""
@@ -178,10 +180,30 @@ CVN_MODE_FRACTIONS = (
     (0.13, 0.20, 0.65, 0.02),  # nue CC: higher energies, more DIS
 )
 """QE, RES, DIS, other shares of the calibration events (the .info code % 4)."""
+NC_TO_CC_QUASI_ELASTIC = 0.18
+"""sigma(NC elastic) / sigma(CC quasi-elastic) per nucleon: MiniBooNE measured about 0.19 on CH2
+(A.A. Aguilar-Arevalo et al., Phys. Rev. D 82 (2010) 092005); taken for the two-nucleon mode too."""
+NC_TO_CC_INELASTIC = 0.31
+"""sigma(NC) / sigma(CC) of deep-inelastic neutrino scattering on an isoscalar target, 1/2 -
+sin^2(theta_W) + 20/27 sin^4(theta_W) with sin^2(theta_W) = 0.231 (C.H. Llewellyn Smith, Nucl. Phys.
+B 228 (1983) 205); taken for resonance production too."""
+_NC_WEIGHTED = [share * ratio for share, ratio in zip(CVN_MODE_FRACTIONS[1], (
+    NC_TO_CC_QUASI_ELASTIC, NC_TO_CC_INELASTIC, NC_TO_CC_INELASTIC, NC_TO_CC_QUASI_ELASTIC))]
+CVN_NC_MODE_FRACTIONS = tuple(round(share / sum(_NC_WEIGHTED), 3) for share in _NC_WEIGHTED)
+"""QE, RES, DIS, other shares of NC events (change 13 of docs/lartpc.md): numu CC's shares of the
+calibration half weighted by the NC/CC ratio of each mode (NC_TO_CC_QUASI_ELASTIC for QE and other,
+NC_TO_CC_INELASTIC for RES and DIS), instead of numu CC's shares as they are; the NC sample's .info
+code carries no mode."""
 CVN_PION_ABSORPTION = 0.3
 """Share of pions absorbed in the argon nucleus: the calibration half's events carry 0.64 (NC), 0.64
 (numu CC), 0.83 (nue CC) times the charged pions of our primary process, 0.7-0.9 times the pi0s; 30%
 is also the size of pion absorption in argon in GENIE's hA model at a few hundred MeV."""
+CVN_PION_CHARGE_EXCHANGE = 0.12
+"""Probability of a pion's charge exchange on its way out of the argon nucleus (change 12 of
+docs/lartpc.md): the calibration half's events carry 0.387 pi0 per pion (1.67 pi0 and 2.65 charged
+pions an event over its three classes; +-0.014), our production with NC pions of the charges it gives
+them 0.345; 0.12 brings it to 0.38-0.39. Single charge exchange is of this order in GENIE's hA fates
+for pions of a few hundred MeV in medium nuclei."""
 CVN_FSI_NUCLEONS = ((0.0, 1.0), (0.7, 1.2), (0.7, 0.9), (0.0, 2.5))
 """Protons and neutrons per event beyond those of our primary process, per mode (QE, RES, DIS, other):
 the calibration half's CC events carry 0.9 / 1.9 / 1.5 / 0.6 protons and 1.4 / 1.8 / 1.8 / 2.9
