@@ -112,7 +112,7 @@ class SimConfig:
     fsi_pion_charge_exchange: float = 0.0
     """Probability that a pion leaving the nucleus exchanges its charge with a nucleon on the way out
     (pi+ n -> pi0 p, pi- p -> pi0 n, and pi0 back to pi+ or pi- on a proton or a neutron): the charge-
-    exchange fate of GENIE's hA model (change 12 of docs/lartpc.md)."""
+    exchange fate of GENIE's hA model (change 12 of docs/lartpc.md; 0.12 in the DUNE preset)."""
     fsi_nucleon_mev: float = 50.0
     """Mean kinetic energy of those nucleons, MeV (exponential)."""
     deposit_step_cm: float = 0.3
@@ -257,12 +257,14 @@ DUNE_PRESET: dict[str, Any] = {
     "resolution_pixels": 0.35,  # reconstructed hits: tracks one or two pixels wide
     # the interactions of the CVN sample, measured on its calibration half (constants.py):
     "class_energy_quantiles_gev": C.CVN_ENERGY_DECILES_GEV,
-    "class_mode_fractions": C.CVN_MODE_FRACTIONS,
+    "class_mode_fractions": (C.CVN_NC_MODE_FRACTIONS, *C.CVN_MODE_FRACTIONS[1:]),  # change 13
     "dis_grows_with_energy": True,
     "higher_resonance_fraction": 0.6,
     "dis_hadron_pt_gev": C.STRING_PT_GEV,
     "fsi_nucleons": C.CVN_FSI_NUCLEONS,
     "fsi_pion_absorption": C.CVN_PION_ABSORPTION,
+    "fsi_pion_charge_exchange": C.CVN_PION_CHARGE_EXCHANGE,  # change 12, with:
+    "nc_pi0_fraction": None,  # NC pions of the charges their production and FSI give them
 }
 """DUNE far-detector geometry, with a unipolar (deconvolved) induction response like the CVN images.
 The pixel and charge scales, the energy spectra, mode shares and final-state effects are measured on

@@ -175,7 +175,7 @@ CVN_ENERGY_DECILES_GEV = (
 """E_nu deciles (0%, 10%, ..., 100%) of the 100 calibration events of each class, GeV: a median of
 3.3 GeV (NC), 3.1 GeV (numu CC), 6.7 GeV (nue CC), with a long tail above 10 GeV."""
 CVN_MODE_FRACTIONS = (
-    (0.17, 0.29, 0.49, 0.05),  # NC: the .info code does not give NC modes; numu CC's shares
+    (0.17, 0.29, 0.49, 0.05),  # NC: no NC modes in the .info code; numu CC's (preset: CVN_NC_MODE_FRACTIONS)
     (0.17, 0.29, 0.49, 0.05),  # numu CC
     (0.13, 0.20, 0.65, 0.02),  # nue CC: higher energies, more DIS
 )
@@ -200,8 +200,8 @@ CVN_PION_ABSORPTION = 0.3
 is also the size of pion absorption in argon in GENIE's hA model at a few hundred MeV."""
 CVN_PION_CHARGE_EXCHANGE = 0.12
 """Probability of a pion's charge exchange on its way out of the argon nucleus (change 12 of
-docs/lartpc.md): the calibration half's events carry 0.387 pi0 per pion (1.67 pi0 and 2.65 charged
-pions an event over its three classes; +-0.014), our production with NC pions of the charges it gives
+docs/lartpc.md): the calibration half's events carry 0.387 pi0 per pion (NC, numu CC, nue CC: 0.64,
+0.37, 0.66 pi0s and 0.73, 0.68, 1.24 charged pions an event; +-0.014), our production with NC pions of the charges it gives
 them 0.345; 0.12 brings it to 0.38-0.39. Single charge exchange is of this order in GENIE's hA fates
 for pions of a few hundred MeV in medium nuclei."""
 CVN_FSI_NUCLEONS = ((0.0, 1.0), (0.7, 1.2), (0.7, 0.9), (0.0, 2.5))
