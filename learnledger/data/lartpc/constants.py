@@ -200,9 +200,9 @@ CVN_PION_ABSORPTION = 0.3
 is also the size of pion absorption in argon in GENIE's hA model at a few hundred MeV."""
 CVN_PION_CHARGE_EXCHANGE = 0.12
 """Probability of a pion's charge exchange on its way out of the argon nucleus (change 12 of
-docs/lartpc.md): the calibration half's events carry 0.387 pi0 per pion (NC, numu CC, nue CC: 0.64,
-0.37, 0.66 pi0s and 0.73, 0.68, 1.24 charged pions an event; +-0.014), our production with NC pions of the charges it gives
-them 0.345; 0.12 brings it to 0.38-0.39. Single charge exchange is of this order in GENIE's hA fates
+docs/lartpc.md): the calibration half's events carry 0.387 pi0 per pion (+-0.014; NC, numu CC,
+nue CC: 0.64, 0.37, 0.66 pi0s and 0.73, 0.68, 1.24 charged pions an event), our production with NC
+pions of the charges it gives them 0.345; 0.12 brings it to 0.38-0.39. Single charge exchange is of this order in GENIE's hA fates
 for pions of a few hundred MeV in medium nuclei."""
 CVN_FSI_NUCLEONS = ((0.0, 1.0), (0.7, 1.2), (0.7, 0.9), (0.0, 2.5))
 """Protons and neutrons per event beyond those of our primary process, per mode (QE, RES, DIS, other):
