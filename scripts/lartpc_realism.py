@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     parser.add_argument("--save-model", default=None, help="sim2real: keep the trained network (.keras)")
     args = parser.parse_args()
+    if args.grid and args.what != "sim2real":
+        parser.error(f"--grid applies to sim2real only; received: {args.what} --grid")
 
     geometry = args.geometry or ("microboone" if args.what == "central" else "dune")
     settings = _overrides(args.set)
