@@ -151,10 +151,7 @@ class SimConfig:
         if not self.dis_min_w_gev > 1.08:
             raise ValueError("dis_min_w_gev must exceed the nucleon and pion masses (1.08 GeV); "
                              f"received: {self.dis_min_w_gev}")
-        if not 0.0 <= self.higher_resonance_fraction <= 1.0:
-            raise ValueError("higher_resonance_fraction must be in [0, 1]; "
-                             f"received: {self.higher_resonance_fraction}")
-        for name in ("fsi_pion_absorption", "fsi_pion_charge_exchange"):
+        for name in ("higher_resonance_fraction", "fsi_pion_absorption", "fsi_pion_charge_exchange"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]; received: {getattr(self, name)}")
         if self.dis_hadron_pt_gev is not None and not self.dis_hadron_pt_gev > 0:
