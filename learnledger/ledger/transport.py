@@ -52,10 +52,9 @@ class KeepAliveProvider(HTTPProvider):
         self._address = (parts.hostname, parts.port or (443 if self._tls else 80))
         self._timeout = timeout
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host = parts.netloc.rpartition("@")[2]
         self._where = without_credentials(str(endpoint_uri))
         """The endpoint as errors name it."""
-        headers = dict(self.get_request_headers(), Host=host, Connection="keep-alive")
+        headers = dict(self.get_request_headers(), Host=urlsplit(self._where).netloc, Connection="keep-alive")
         if parts.username is not None:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode()
