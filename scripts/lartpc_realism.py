@@ -26,7 +26,8 @@ sim2real:  the same CNN trained only on simulated events, evaluated on real even
 The recipe is fixed so that the figure measures the simulation, not the classifier: the small CNN,
 8,000 training events, 4 epochs, batch 64, Adam 1e-3, network seed ``--train-seed`` (0).
 Generated samples are cached in ``--cache`` (runs/lartpc_cache, git-ignored) under a digest of
-(config, seed, events), so several seeds or a rerun reuse them.
+(config, seed, events, the simulator's source), so several seeds or a rerun reuse them and a change
+to the physics does not.
 
 Options ``--set field=value`` override any SimConfig field. ``--json FILE`` saves the figures.
 """
@@ -289,13 +290,25 @@ def _simulated(config: SimConfig, n: int, args: argparse.Namespace) -> EventSamp
     return sample
 
 
+def _simulator_digest() -> str:
+    """Digest of the simulator's source: a sample cached before a change to the physics is not reused
+    after it, even when the config reads the same (a corrected constant changes no field)."""
+    import hashlib
+    from pathlib import Path
+
+    import learnledger.data.lartpc as package
+
+    sources = sorted(Path(package.__file__).parent.glob("*.py"))
+    return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:16]
+
+
 def _cache_path(config: SimConfig, n: int, args: argparse.Namespace):
     import hashlib
     from pathlib import Path
 
     if not args.cache:
         return None
-    digest = hashlib.sha256(f"{config.to_json()}|{args.seed}|{n}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{config.to_json()}|{args.seed}|{n}|{_simulator_digest()}".encode()).hexdigest()[:16]
     return Path(args.cache) / f"{config.geometry}-seed{args.seed}-{n}-{digest}.h5"
 
 
