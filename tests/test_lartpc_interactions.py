@@ -76,6 +76,7 @@ def test_higher_resonances_raise_the_energy_given_to_the_hadrons():
     ("dis_hadron_pt_gev", 0.0, "dis_hadron_pt_gev"),
     ("fsi_pion_charge_exchange", 1.5, "fsi_pion_charge_exchange"),
     ("nc_pi0_fraction", -0.5, "nc_pi0_fraction"),
+    ("photon_interactions", "compton", "photon_interactions"),
 ])
 def test_bad_physics_tables_are_refused_with_their_name(field, value, words):
     with pytest.raises(ValueError, match=words):

@@ -11,7 +11,10 @@ from learnledger.data.lartpc.config import SimConfig
 from learnledger.data.lartpc.detector import recombination_survival
 from learnledger.data.lartpc.energy_loss import bethe_bloch, pdg_muon_csda_range_cm
 from learnledger.data.lartpc.particles import Particles, step_tracks
-from learnledger.data.lartpc.showers import cascade
+from learnledger.data.lartpc.showers import (
+    _compton_klein_nishina, _photon_step, cascade, compton_attenuation, klein_nishina_fraction,
+    pair_attenuation, pair_share, total_attenuation,
+)
 from learnledger.data.lartpc.transport import NEUTRON_CUT_MEV, scatter_neutrons
 
 
@@ -79,6 +82,61 @@ def test_photon_converts_after_a_gap():
     first = deposits.position[order][np.r_[0, np.flatnonzero(np.diff(deposits.event[order])) + 1]]
     gap = np.linalg.norm(first, axis=1)
     assert gap.mean() == pytest.approx(C.PAIR_PRODUCTION_MEAN_FREE_PATH, rel=0.15)  # 9/7 X0 = 18 cm
+
+
+def test_compton_plus_pairs_make_nists_attenuation():
+    """Two independent sources agree: Klein-Nishina and the pair fit against NIST's measured table."""
+    table = C.PHOTON_ATTENUATION_KE >= 1.25
+    energy = C.PHOTON_ATTENUATION_KE[table]
+    parts = compton_attenuation(energy) + pair_attenuation(energy)
+    np.testing.assert_allclose(parts, C.PHOTON_ATTENUATION_MU_RHO[table], rtol=0.01)
+    assert compton_attenuation(1.0) == pytest.approx(0.0573, rel=0.005)  # 0.2112 b per electron
+    assert total_attenuation(1.0e5) == pytest.approx(7 / (9 * C.LAR_RADIATION_LENGTH * C.LAR_DENSITY), rel=0.01)
+    assert pair_share(0.9) == 0.0 and pair_share(2.0) < 0.05
+    assert 0.35 < pair_share(10.0) < 0.5 < pair_share(15.0)  # pairs overtake Compton near 12 MeV in argon
+    assert np.all(np.diff(total_attenuation(np.geomspace(0.1, 15.0, 50))) < 0)  # falls to its minimum
+
+
+def _mean_transfer_by_integration(k: float) -> float:
+    """The electron's mean share of the photon energy, integrating Klein-Nishina's d sigma / d eps."""
+    eps = np.linspace(1 / (1 + 2 * k), 1.0, 200_001)
+    cos = 1 - (1 - eps) / (eps * k)
+    density = (1 / eps + eps) * (1 - eps * (1 - cos**2) / (1 + eps**2))
+    return float(np.trapezoid(density * (1 - eps), eps) / np.trapezoid(density, eps))
+
+
+@pytest.mark.parametrize("energy, tabulated", [(0.1, 0.138), (1.0, 0.440), (10.0, 0.683)])
+def test_compton_electrons_take_klein_nishinas_share(energy, tabulated):
+    """Mean energy transfer against its integral and the tabulated sigma_tr/sigma (Attix, table 7.1)."""
+    k = energy / C.ELECTRON_MASS
+    kept = klein_nishina_fraction(np.full(100_000, k), np.random.default_rng(1))
+    assert kept.min() >= 1 / (1 + 2 * k) and kept.max() <= 1.0
+    assert 1 - kept.mean() == pytest.approx(_mean_transfer_by_integration(k), abs=0.004)
+    assert 1 - kept.mean() == pytest.approx(tabulated, abs=0.006)
+
+
+def test_compton_scattering_conserves_energy_and_momentum():
+    photons = _beam(S.PHOTON, np.geomspace(0.3, 30.0, 2000))
+    electrons, scattered = _compton_klein_nishina(photons, photons.position, np.random.default_rng(2))
+    assert np.all(scattered.energy > 0.1)  # none below the photon cut in this range: the rows pair up
+    np.testing.assert_allclose(electrons.energy + scattered.energy, photons.energy)
+    t = electrons.energy
+    electron_momentum = electrons.direction * np.sqrt(t * t + 2 * t * C.ELECTRON_MASS)[:, None]
+    total = electron_momentum + scattered.direction * scattered.energy[:, None]
+    np.testing.assert_allclose(total, photons.direction * photons.energy[:, None], atol=1e-9 * 30)
+    assert np.all(electrons.direction[:, 2] > 0)  # the electron always goes forward
+
+
+def test_klein_nishina_photons_convert_by_their_cross_sections():
+    """At 10 MeV the threshold makes every photon a pair; by the cross-sections 43% are, the rest
+    Compton-scatter (one electron each)."""
+    n = 4000
+    photons = _beam(S.PHOTON, np.full(n, 10.0))
+    for klein_nishina, expected in ((False, 1.0), (True, float(pair_share(10.0)))):
+        made, _, _ = _photon_step(photons, np.random.default_rng(4), np.inf, klein_nishina)
+        electrons = np.bincount(made.event, minlength=n)
+        assert set(np.unique(electrons)) <= {1, 2}
+        assert (electrons == 2).mean() == pytest.approx(expected, abs=0.03)
 
 
 def test_recombination_modified_box_model():

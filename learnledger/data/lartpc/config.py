@@ -17,6 +17,7 @@ from learnledger.data.lartpc import constants as C
 GEOMETRIES = ("microboone", "dune")
 INDUCTION_RESPONSES = ("bipolar", "unipolar")
 FRAMINGS = ("vertex", "activity")
+PHOTON_INTERACTIONS = ("threshold", "klein-nishina")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,11 @@ class SimConfig:
     exchange fate of GENIE's hA model (change 12 of docs/lartpc.md; 0.12 in the DUNE preset)."""
     fsi_nucleon_mev: float = 50.0
     """Mean kinetic energy of those nucleons, MeV (exponential)."""
+    photon_interactions: str = "threshold"
+    """How shower photons interact: "threshold" (pairs above 10 MeV, Compton below with the electron
+    taking a uniform 10-80% at 0.2-1.2 rad) or "klein-nishina" (Compton and pairs in the proportion of
+    their cross-sections, Compton energies and angles from the Klein-Nishina formula; change 14 of
+    docs/lartpc.md)."""
     deposit_step_cm: float = 0.3
     landau_width: float = 0.12
     """Relative width of energy-loss fluctuations per step (a Moyal/Landau shape)."""
@@ -133,6 +139,9 @@ class SimConfig:
             )
         if self.framing not in FRAMINGS:
             raise ValueError(f"framing must be one of {FRAMINGS}; received: framing={self.framing!r}")
+        if self.photon_interactions not in PHOTON_INTERACTIONS:
+            raise ValueError(f"photon_interactions must be one of {PHOTON_INTERACTIONS}; "
+                             f"received: photon_interactions={self.photon_interactions!r}")
         if self.canvas_scale < 1:
             raise ValueError(f"canvas_scale must be at least 1; received: canvas_scale={self.canvas_scale}")
         if not 1 <= int(self.readout_pool) <= 8:

@@ -220,10 +220,11 @@ def perpendicular_basis(direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u, np.cross(direction, u)
 
 
-def cone(direction: np.ndarray, angle: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Directions at ``angle`` (radians) to ``direction``, at a random azimuth."""
+def cone(direction: np.ndarray, angle: np.ndarray, rng: np.random.Generator,
+         azimuth: np.ndarray | None = None) -> np.ndarray:
+    """Directions at ``angle`` (radians) to ``direction``, at ``azimuth`` (random if None)."""
     u, v = perpendicular_basis(direction)
-    phi = rng.uniform(0, 2 * np.pi, len(direction))
+    phi = rng.uniform(0, 2 * np.pi, len(direction)) if azimuth is None else np.asarray(azimuth, float)
     a = np.asarray(angle, float).reshape(-1, 1)
     return direction * np.cos(a) + (u * np.cos(phi)[:, None] + v * np.sin(phi)[:, None]) * np.sin(a)
 

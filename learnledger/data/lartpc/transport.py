@@ -22,8 +22,9 @@ NUCLEON_BINDING_MEV = 8.0
 
 
 def transport(primaries: Particles, rng: np.random.Generator, reach_cm: float, step_cm: float = 0.3,
-              landau_width: float = 0.12) -> Deposits:
-    """All energy deposits of ``primaries`` (positions relative to each event's vertex) within reach."""
+              landau_width: float = 0.12, klein_nishina: bool = False) -> Deposits:
+    """All energy deposits of ``primaries`` (positions relative to each event's vertex) within reach;
+    ``klein_nishina`` chooses the showers' photon interactions (``showers.cascade``)."""
     deposits: list[Deposits] = []
     pending = primaries
     for _ in range(MAX_GENERATIONS):
@@ -43,7 +44,7 @@ def transport(primaries: Particles, rng: np.random.Generator, reach_cm: float, s
             deposits.append(track_deposits)
             next_generation.append(track_secondaries(tracks, ends, rng))
         if len(showering):
-            deposits.append(cascade(showering, rng, step_cm, landau_width, reach_cm))
+            deposits.append(cascade(showering, rng, step_cm, landau_width, reach_cm, klein_nishina=klein_nishina))
         pending = Particles.concat([*next_generation, neutrons_on])
     return Deposits.concat(deposits)
 
