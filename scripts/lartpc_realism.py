@@ -35,6 +35,7 @@ Options ``--set field=value`` override any SimConfig field. ``--json FILE`` save
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -290,9 +291,12 @@ def _simulated(config: SimConfig, n: int, args: argparse.Namespace) -> EventSamp
     return sample
 
 
+@functools.lru_cache(maxsize=1)
 def _simulator_digest() -> str:
     """Digest of the simulator's source: a sample cached before a change to the physics is not reused
-    after it, even when the config reads the same (a corrected constant changes no field)."""
+    after it, even when the config reads the same (a corrected constant changes no field). Read once
+    per process, so that editing the source during a long grid cannot file its samples under the new
+    source's digest."""
     import hashlib
     from pathlib import Path
 
