@@ -10,7 +10,7 @@ from learnledger.data.lartpc import species as S
 from learnledger.data.lartpc.config import SimConfig
 from learnledger.data.lartpc.detector import recombination_survival
 from learnledger.data.lartpc.energy_loss import bethe_bloch, pdg_muon_csda_range_cm
-from learnledger.data.lartpc.particles import Particles, step_tracks
+from learnledger.data.lartpc.particles import Particles, TrackEnds, knocked_out_nucleons, step_tracks, track_secondaries
 from learnledger.data.lartpc.showers import (
     _compton_klein_nishina, _photon_step, cascade, compton_attenuation, klein_nishina_fraction,
     pair_attenuation, pair_share, total_attenuation,
@@ -157,3 +157,30 @@ def test_a_fast_neutron_hits_several_nuclei_before_it_is_lost():
         hits += int(np.sum(made.kind == S.PHOTON))
         assert np.all(neutrons.energy > NEUTRON_CUT_MEV)
     assert hits / n > 2.0  # a 300 MeV neutron keeps ~70% of its energy per hit
+
+
+def test_knocked_out_nucleons_spend_exactly_the_energy_left():
+    rng = np.random.default_rng(6)
+    nucleons = [knocked_out_nucleons(500.0, 50.0, rng) for _ in range(400)]
+    for out in nucleons:
+        spent = sum(kinetic + C.NUCLEON_BINDING_MEV for _, kinetic, _ in out)
+        assert 500.0 - C.NUCLEON_BINDING_MEV <= spent <= 500.0 + 1e-9
+    kinds = np.array([kind for out in nucleons for kind, _, _ in out])
+    assert np.mean(kinds == S.NEUTRON) == pytest.approx(C.ARGON_NEUTRON_SHARE, abs=0.03)
+    assert knocked_out_nucleons(C.NUCLEON_BINDING_MEV, 50.0, rng) == []  # nothing left to free one
+
+
+def test_inelastic_interactions_conserve_energy_when_asked():
+    """Pions of 1 GeV forced to interact at once: their products (plus pi0 masses and binding energy)
+    carry what they had, where the crude interaction loses about half of it."""
+    n = 300
+    pions = _beam(S.PION_PLUS, np.full(n, 1000.0))
+    ends = TrackEnds(position=np.zeros((n, 3)), direction=pions.direction, energy=pions.energy,
+                     length=np.zeros(n), stopped=np.zeros(n, bool), interacted=np.ones(n, bool))
+    def carried(nucleon_mev):
+        made = track_secondaries(pions, ends, np.random.default_rng(7), nucleon_mev)
+        extra = C.NEUTRAL_PION_MASS * np.sum(made.kind == S.PI0)
+        nucleons = np.sum(np.isin(made.kind, (S.PROTON, S.NEUTRON)))
+        return (made.energy.sum() + extra + C.NUCLEON_BINDING_MEV * nucleons) / pions.energy.sum()
+    assert carried(50.0) == pytest.approx(1.0, abs=0.01)
+    assert carried(None) < 0.75

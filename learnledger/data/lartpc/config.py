@@ -121,6 +121,12 @@ class SimConfig:
     taking a uniform 10-80% at 0.2-1.2 rad) or "klein-nishina" (Compton and pairs in the proportion of
     their cross-sections, Compton energies and angles from the Klein-Nishina formula; change 14 of
     docs/lartpc.md)."""
+    inelastic_conserves_energy: bool = False
+    """Hadron-argon inelastic interactions (pions and protons in flight) give the energy their listed
+    products (a leading hadron, a pi0, a few protons) do not carry to nucleons knocked out of the
+    nucleus (``particles.knocked_out_nucleons``, kinetic energies of mean ``fsi_nucleon_mev``), instead
+    of dropping it: 30-50% of an energetic hadron's energy vanished at each interaction (change 15 of
+    docs/lartpc.md)."""
     deposit_step_cm: float = 0.3
     landau_width: float = 0.12
     """Relative width of energy-loss fluctuations per step (a Moyal/Landau shape)."""

@@ -164,6 +164,8 @@ ARGON_REMOVAL_ENERGY_GEV = 0.030
 nucleon's QE energy transfer is Q^2/2M plus this."""
 ARGON_NEUTRON_SHARE = 22 / 40
 """Neutrons among the nucleons of 40Ar (18 protons, 22 neutrons)."""
+NUCLEON_BINDING_MEV = 8.0
+"""Energy to free a nucleon from argon (binding energy per nucleon, ~8.6 MeV for 40Ar)."""
 DELTA_MASS_GEV = 1.232
 DELTA_WIDTH_GEV = 0.117
 """Delta(1232) mass and width (PDG)."""

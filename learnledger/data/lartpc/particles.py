@@ -140,8 +140,10 @@ def step_tracks(tracks: Particles, rng: np.random.Generator, step_cm: float = 0.
     return Deposits(tracks.event[track], position, loss, dedx), ends
 
 
-def track_secondaries(tracks: Particles, ends: TrackEnds, rng: np.random.Generator) -> Particles:
-    """What the tracks leave behind at their ends: Michel electrons, absorption and hadronic debris."""
+def track_secondaries(tracks: Particles, ends: TrackEnds, rng: np.random.Generator,
+                      nucleon_mev: float | None = None) -> Particles:
+    """What the tracks leave behind at their ends: Michel electrons, absorption and hadronic debris.
+    With ``nucleon_mev`` an inelastic interaction conserves energy (``knocked_out_nucleons``)."""
     made: list[Particles] = []
     for i in np.flatnonzero(ends.stopped | ends.interacted):
         kind, event = int(tracks.kind[i]), int(tracks.event[i])
@@ -150,6 +152,8 @@ def track_secondaries(tracks: Particles, ends: TrackEnds, rng: np.random.Generat
             out = _at_rest(kind, rng)
         else:
             out = _inelastic(kind, left, rng)
+            if nucleon_mev is not None:
+                out += knocked_out_nucleons(left - _energy_taken(kind, out), nucleon_mev, rng)
         if out:
             kinds, energies, angles = (np.array(x) for x in zip(*out))
             dirs = cone(np.repeat(heading[None], len(kinds), 0), angles, rng)
@@ -191,6 +195,29 @@ def _inelastic(kind: int, kinetic: float, rng: np.random.Generator) -> list[tupl
         return out
     if kind == S.PROTON and rng.random() < 0.5:
         out.append((S.PROTON, kinetic * rng.uniform(0.1, 0.5), abs(rng.normal(0, 0.7))))
+    return out
+
+
+def _energy_taken(kind: int, products: list[tuple[int, float, float]]) -> float:
+    """Kinetic energy the products of an inelastic interaction carry, plus the mass of each pi0 made
+    and the binding energy of each proton knocked out (all but a proton's own leading proton)."""
+    taken = sum(energy for _, energy, _ in products)
+    taken += C.NEUTRAL_PION_MASS * sum(k == S.PI0 for k, _, _ in products)
+    knocked = sum(k == S.PROTON for k, _, _ in products) - (kind == S.PROTON and bool(products))
+    return taken + C.NUCLEON_BINDING_MEV * knocked
+
+
+def knocked_out_nucleons(budget: float, mean_mev: float, rng: np.random.Generator
+                         ) -> list[tuple[int, float, float]]:
+    """Nucleons that carry off what an inelastic interaction's listed products do not: the nucleus
+    breaks up (protons and neutrons in argon's proportion, each freed at the binding energy, with
+    kinetic energies exponential of mean ``mean_mev``, in random directions) until the energy is spent."""
+    out: list[tuple[int, float, float]] = []
+    while budget > C.NUCLEON_BINDING_MEV:
+        kinetic = min(float(rng.exponential(mean_mev)), budget - C.NUCLEON_BINDING_MEV)
+        kind = S.NEUTRON if rng.random() < C.ARGON_NEUTRON_SHARE else S.PROTON
+        out.append((kind, kinetic, float(np.arccos(rng.uniform(-1, 1)))))
+        budget -= kinetic + C.NUCLEON_BINDING_MEV
     return out
 
 

@@ -17,14 +17,15 @@ MAX_GENERATIONS = 8
 NEUTRON_CUT_MEV = 10.0
 """Below this kinetic energy a neutron is followed no further (it thermalises and is captured; the
 capture gammas are among the de-excitation blips)."""
-NUCLEON_BINDING_MEV = 8.0
-"""Energy to free a nucleon from argon (binding energy per nucleon, ~8.6 MeV for 40Ar)."""
 
 
 def transport(primaries: Particles, rng: np.random.Generator, reach_cm: float, step_cm: float = 0.3,
-              landau_width: float = 0.12, klein_nishina: bool = False) -> Deposits:
+              landau_width: float = 0.12, klein_nishina: bool = False,
+              inelastic_nucleon_mev: float | None = None) -> Deposits:
     """All energy deposits of ``primaries`` (positions relative to each event's vertex) within reach;
-    ``klein_nishina`` chooses the showers' photon interactions (``showers.cascade``)."""
+    ``klein_nishina`` chooses the showers' photon interactions (``showers.cascade``),
+    ``inelastic_nucleon_mev`` whether hadron-argon interactions conserve energy
+    (``particles.track_secondaries``)."""
     deposits: list[Deposits] = []
     pending = primaries
     for _ in range(MAX_GENERATIONS):
@@ -42,7 +43,7 @@ def transport(primaries: Particles, rng: np.random.Generator, reach_cm: float, s
             exit_at = distance_to_sphere(tracks.position, tracks.direction, reach_cm)
             track_deposits, ends = step_tracks(tracks, rng, step_cm, landau_width, max_length_cm=exit_at)
             deposits.append(track_deposits)
-            next_generation.append(track_secondaries(tracks, ends, rng))
+            next_generation.append(track_secondaries(tracks, ends, rng, inelastic_nucleon_mev))
         if len(showering):
             deposits.append(cascade(showering, rng, step_cm, landau_width, reach_cm, klein_nishina=klein_nishina))
         pending = Particles.concat([*next_generation, neutrons_on])
@@ -87,7 +88,7 @@ def scatter_neutrons(neutrons: Particles, rng: np.random.Generator, reach_cm: fl
                         cone(neutrons.direction, np.arccos(rng.uniform(0, 1, n)), rng), proton_energy)
     gammas = Particles(neutrons.event, np.full(n, S.PHOTON, np.int8), where,
                        cone(neutrons.direction, np.arccos(rng.uniform(-1, 1, n)), rng), gamma_energy)
-    left = neutrons.energy - proton_energy - gamma_energy - NUCLEON_BINDING_MEV
+    left = neutrons.energy - proton_energy - gamma_energy - C.NUCLEON_BINDING_MEV
     going = (left > NEUTRON_CUT_MEV) & (np.linalg.norm(where, axis=1) < reach_cm)
     onward = Particles(neutrons.event[going], neutrons.kind[going], where[going],
                        cone(neutrons.direction[going], np.arccos(rng.uniform(0, 1, int(going.sum()))), rng),
