@@ -120,7 +120,7 @@ class SimConfig:
     """How shower photons interact: "threshold" (pairs above 10 MeV, Compton below with the electron
     taking a uniform 10-80% at 0.2-1.2 rad) or "klein-nishina" (Compton and pairs in the proportion of
     their cross-sections, Compton energies and angles from the Klein-Nishina formula; change 14 of
-    docs/lartpc.md)."""
+    docs/lartpc.md, in the DUNE preset)."""
     inelastic_conserves_energy: bool = False
     """Hadron-argon inelastic interactions (pions and protons in flight) give the energy their listed
     products (a leading hadron, a pi0, a few protons) do not carry to nucleons knocked out of the
@@ -278,6 +278,7 @@ DUNE_PRESET: dict[str, Any] = {
     "fsi_pion_absorption": C.CVN_PION_ABSORPTION,
     "fsi_pion_charge_exchange": C.CVN_PION_CHARGE_EXCHANGE,  # change 12, with:
     "nc_pi0_fraction": None,  # NC pions of the charges their production and FSI give them
+    "photon_interactions": "klein-nishina",  # change 14: photons by their cross-sections
 }
 """DUNE far-detector geometry, with a unipolar (deconvolved) induction response like the CVN images.
 The pixel and charge scales, the energy spectra, mode shares and final-state effects are measured on
