@@ -83,7 +83,7 @@ PHOTON_ATTENUATION_MU_RHO = np.array(
 """Total mass attenuation coefficient mu/rho of argon, cm^2/g, from 0.1 to 20 MeV (NIST, J.H. Hubbell
 and S.M. Seltzer, X-ray mass attenuation coefficients, NISTIR 5632, Z = 18). Above 20 MeV,
 Klein-Nishina plus pair production (``showers.total_attenuation``), which reproduces this table to
-0.4% from 1.25 to 20 MeV and tends to 7/(9 X0). Until change 14 the table read 5-13% high (0.0278
+0.4% from 1.25 to 20 MeV and tends to 7/(9 X0). Before this correction the table read 5-13% high (0.0278
 at 10 MeV, 0.0615 at 1 MeV), so photons converted ~12% too early."""
 PAIR_FIT_MICROBARN = np.array([
     [8.7842e2, -1.9625e3, 1.2949e3, -2.0028e2, 1.2575e1, -2.8333e-1],
@@ -96,6 +96,7 @@ sigma = Z (Z + 1) (F1 + Z F2 + F3 / Z) microbarn per atom, F_i = sum_n c_in ln(E
 from 1.5 MeV to 100 GeV; below 1.5 MeV it scales as (E - 2 m_e)^2."""
 PAIR_FIT_FLOOR_MEV = 1.5
 PAIR_FIT_CEILING_MEV = 1.0e5
+
 # --- decays and captures ------------------------------------------------------------------------
 MICHEL_ENDPOINT = 52.83
 """Highest energy of the Michel electron from muon decay at rest, MeV (PDG: m_mu / 2)."""

@@ -42,9 +42,10 @@ def simulate_batch(labels: np.ndarray, seed: int, batch_index: int, config: SimC
                                  + [_deexcitation(n, rng, config)])
     span = config.image_size * (config.canvas_scale if config.framing == "activity" else 1.0)
     reach = 1.2 * span * max(config.pixel_wire_cm, config.pixel_time_cm)
+    nucleon_mev = config.fsi_nucleon_mev if config.inelastic_conserves_energy else None
     deposits = transport(primaries, rng, reach, config.deposit_step_cm, config.landau_width,
                          klein_nishina=config.photon_interactions == "klein-nishina",
-                         inelastic_nucleon_mev=config.fsi_nucleon_mev if config.inelastic_conserves_energy else None)
+                         inelastic_nucleon_mev=nucleon_mev)
 
     vertex_drift = rng.uniform(0.05, 0.95, n) * config.max_drift_cm
     drift = np.maximum(vertex_drift[deposits.event] + deposits.position[:, 0], 0.0)
