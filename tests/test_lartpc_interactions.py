@@ -85,14 +85,16 @@ def test_bad_physics_tables_are_refused_with_their_name(field, value, words):
 
 def test_the_measured_options_are_off_in_every_preset():
     """Changes 10 and 11 of docs/lartpc.md were measured and not adopted: the presets make the
-    same events as before them. Changes 12, 13 and 14 are in the DUNE preset only."""
+    same events as before them. Changes 12 to 15 are in the DUNE preset only."""
     for geometry in ("microboone", "dune"):
         config = SimConfig.for_geometry(geometry)
         assert config.qe_llewellyn_smith is False and config.dis_min_w_gev == 1.4
     microboone = SimConfig.for_geometry("microboone")
     assert microboone.fsi_pion_charge_exchange == 0.0 and microboone.nc_pi0_fraction == 0.5
-    assert microboone.photon_interactions == "threshold"
-    assert SimConfig.for_geometry("dune").photon_interactions == "klein-nishina"  # change 14
+    assert microboone.photon_interactions == "threshold" and microboone.inelastic_conserves_energy is False
+    dune = SimConfig.for_geometry("dune")
+    assert dune.photon_interactions == "klein-nishina"  # change 14
+    assert dune.inelastic_conserves_energy is True  # change 15
 
 
 def test_the_dune_preset_round_trips_through_json():

@@ -279,6 +279,7 @@ DUNE_PRESET: dict[str, Any] = {
     "fsi_pion_charge_exchange": C.CVN_PION_CHARGE_EXCHANGE,  # change 12, with:
     "nc_pi0_fraction": None,  # NC pions of the charges their production and FSI give them
     "photon_interactions": "klein-nishina",  # change 14: photons by their cross-sections
+    "inelastic_conserves_energy": True,  # change 15: hadron-argon interactions conserve energy
 }
 """DUNE far-detector geometry, with a unipolar (deconvolved) induction response like the CVN images.
 The pixel and charge scales, the energy spectra, mode shares and final-state effects are measured on
