@@ -127,6 +127,12 @@ class SimConfig:
     nucleus (``particles.knocked_out_nucleons``, kinetic energies of mean ``fsi_nucleon_mev``), instead
     of dropping it: 30-50% of an energetic hadron's energy vanished at each interaction (change 15 of
     docs/lartpc.md)."""
+    pion_cross_sections: bool = False
+    """Charged pions in flight meet argon nuclei by their energy's cross-sections (Barashenkov's
+    evaluation for mass number 40: near the Delta 1 b of reactions and 0.6 b of elastic scattering, a
+    mean free path of 32 cm; ``nuclear``), and an elastic scattering turns them by the diffraction
+    angle, instead of reacting after one nuclear interaction length (85.7 cm) at any energy and never
+    scattering (change 16 of docs/lartpc.md)."""
     deposit_step_cm: float = 0.3
     landau_width: float = 0.12
     """Relative width of energy-loss fluctuations per step (a Moyal/Landau shape)."""

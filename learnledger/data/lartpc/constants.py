@@ -167,6 +167,38 @@ ARGON_NEUTRON_SHARE = 22 / 40
 """Neutrons among the nucleons of 40Ar (18 protons, 22 neutrons)."""
 NUCLEON_BINDING_MEV = 8.0
 """Energy to free a nucleon from argon (binding energy per nucleon, ~8.6 MeV for 40Ar)."""
+PION_REACTION_KE_GEV = np.array(
+    [0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.14, 0.16, 0.18, 0.20, 0.22, 0.25, 0.30, 0.35, 0.40, 0.45,
+     0.50, 0.60, 0.70, 0.80, 0.90, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+)
+PI_MINUS_REACTION_MB = np.array(
+    [470, 550, 620, 860, 955, 980, 960, 920, 860, 820, 780, 740, 665, 637, 615, 600,
+     590, 590, 600, 608, 610, 615, 550, 525, 510, 488, 470, 450, 450], float
+)
+PI_PLUS_REACTION_MB = np.array(
+    [160, 315, 500, 745, 870, 905, 900, 860, 810, 770, 740, 710, 640, 617, 595, 585,
+     575, 575, 590, 600, 602, 608, 510], float
+)
+PI_MINUS_TOTAL_MB = np.array(
+    [800, 980, 1240, 1460, 1570, 1600, 1580, 1535, 1475, 1425, 1375, 1295, 1200, 1083, 1000, 948,
+     915, 895, 900, 908, 915, 922, 856, 795, 740, 705, 682, 660, 660], float
+)
+PI_PLUS_TOTAL_MB = np.array(
+    [275, 445, 790, 1195, 1440, 1485, 1475, 1435, 1385, 1335, 1295, 1245, 1160, 1050, 970, 923,
+     895, 877, 887, 897, 904, 913, 855], float
+)
+"""Reaction (inelastic: everything but elastic scattering, so quasi-elastic knock-out, absorption
+and charge exchange included) and total cross-sections of pi- and pi+ on a nucleus of mass number
+40, mb, against the pion's kinetic energy (pi+ up to 2 GeV, held there above); elastic scattering is
+their difference. V.S. Barashenkov's evaluation of the pion-nucleus data (Cross sections of
+interactions of particles and nuclei with nuclei, JINR Dubna 1993), as GEANT4 tabulates it for
+calcium (G4PiNuclearCrossSection); 40Ar has calcium's mass number. Reaction ~1 b at the Delta(1232),
+~0.6 b from 0.4 to 1 GeV, 0.45-0.55 b above; elastic 0.6 b at the Delta, 0.3 b at 1 GeV."""
+NUCLEAR_RADIUS_FM = 1.2 * 40 ** (1 / 3)
+"""R = r0 A^(1/3), r0 = 1.2 fm: 4.1 fm for argon."""
+HBAR_C_MEV_FM = 197.3269804
+LAR_NUCLEI_PER_CM3 = LAR_DENSITY * AVOGADRO / LAR_A
+"""Argon nuclei per cm^3 of liquid argon (2.10e22): an interaction length is 1 / (this x sigma)."""
 DELTA_MASS_GEV = 1.232
 DELTA_WIDTH_GEV = 0.117
 """Delta(1232) mass and width (PDG)."""

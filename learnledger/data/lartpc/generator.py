@@ -45,7 +45,8 @@ def simulate_batch(labels: np.ndarray, seed: int, batch_index: int, config: SimC
     nucleon_mev = config.fsi_nucleon_mev if config.inelastic_conserves_energy else None
     deposits = transport(primaries, rng, reach, config.deposit_step_cm, config.landau_width,
                          klein_nishina=config.photon_interactions == "klein-nishina",
-                         inelastic_nucleon_mev=nucleon_mev)
+                         inelastic_nucleon_mev=nucleon_mev,
+                         pion_cross_sections=config.pion_cross_sections)
 
     vertex_drift = rng.uniform(0.05, 0.95, n) * config.max_drift_cm
     drift = np.maximum(vertex_drift[deposits.event] + deposits.position[:, 0], 0.0)

@@ -5,7 +5,8 @@ so the mean dE/dx (Bethe-Bloch, the Bragg peak at the end comes for free); each 
 fluctuates with a Landau-like (Moyal) shape, and its direction with the Highland multiple-scattering
 angle. All tracks of a batch are stepped together with segmented cumulative sums, no Python loop
 per step. A track ends when it stops, leaves the visible region, or (pions, protons) interacts in
-the argon after an exponential distance of one nuclear interaction length; what happens at its end
+the argon after an exponential distance of one nuclear interaction length (pions optionally by their
+cross-sections, elastic scattering included, ``nuclear``); what happens at its end
 (a Michel electron, pion absorption, hadronic secondaries) is returned as new particles.
 """
 
@@ -18,6 +19,7 @@ import numpy as np
 from learnledger.data.lartpc import constants as C
 from learnledger.data.lartpc import species as S
 from learnledger.data.lartpc.energy_loss import range_table
+from learnledger.data.lartpc.nuclear import distance_to_interaction, elastic_angle, elastic_share
 
 MOYAL_MEAN = np.euler_gamma + np.log(2.0)
 MOYAL_RMS = np.pi / np.sqrt(2.0)
@@ -93,8 +95,10 @@ class TrackEnds:
 
 def step_tracks(tracks: Particles, rng: np.random.Generator, step_cm: float = 0.3,
                 landau_width: float = 0.12, max_length_cm: np.ndarray | float = np.inf,
-                interactions: bool = True) -> tuple[Deposits, TrackEnds]:
-    """Deposits along every track of ``tracks`` (muons, charged pions, protons) and how each ended."""
+                interactions: bool = True, pion_cross_sections: bool = False) -> tuple[Deposits, TrackEnds]:
+    """Deposits along every track of ``tracks`` (muons, charged pions, protons) and how each ended.
+    Pions and protons interact after one nuclear interaction length on average, or, with
+    ``pion_cross_sections``, pions after their energy's mean free path (``nuclear``)."""
     n = len(tracks)
     mass = S.MASS[tracks.kind]
     full_range = np.zeros(n)
@@ -103,6 +107,11 @@ def step_tracks(tracks: Particles, rng: np.random.Generator, step_cm: float = 0.
         full_range[sel] = range_table(float(S.MASS[kind])).range_of(tracks.energy[sel])
     hadronic = (tracks.kind != S.MUON) if interactions else np.zeros(n, bool)
     interaction_at = np.where(hadronic, rng.exponential(C.LAR_NUCLEAR_INTERACTION_LENGTH, n), np.inf)
+    if pion_cross_sections:  # the same draws, read as optical depths
+        for kind in S.CHARGED_PIONS:
+            pions = hadronic & (tracks.kind == kind)
+            interaction_at[pions] = distance_to_interaction(
+                kind, tracks.energy[pions], interaction_at[pions] / C.LAR_NUCLEAR_INTERACTION_LENGTH)
     length = np.minimum(np.minimum(full_range, interaction_at), max_length_cm)
     length = np.maximum(length, 1e-3)
     n_steps = np.maximum(np.ceil(length / step_cm).astype(np.int64), 1)
@@ -141,15 +150,18 @@ def step_tracks(tracks: Particles, rng: np.random.Generator, step_cm: float = 0.
 
 
 def track_secondaries(tracks: Particles, ends: TrackEnds, rng: np.random.Generator,
-                      nucleon_mev: float | None = None) -> Particles:
+                      nucleon_mev: float | None = None, pion_cross_sections: bool = False) -> Particles:
     """What the tracks leave behind at their ends: Michel electrons, absorption and hadronic debris.
-    With ``nucleon_mev`` an inelastic interaction conserves energy (``knocked_out_nucleons``)."""
+    With ``nucleon_mev`` an inelastic interaction conserves energy (``knocked_out_nucleons``); with
+    ``pion_cross_sections`` a pion's encounter with a nucleus may be an elastic scattering (``nuclear``)."""
     made: list[Particles] = []
     for i in np.flatnonzero(ends.stopped | ends.interacted):
         kind, event = int(tracks.kind[i]), int(tracks.event[i])
         where, heading, left = ends.position[i], ends.direction[i], float(ends.energy[i])
         if ends.stopped[i]:
             out = _at_rest(kind, rng)
+        elif pion_cross_sections and kind in S.CHARGED_PIONS and rng.random() < elastic_share(kind, left):
+            out = [(kind, left, float(elastic_angle(kind, left, rng)))]
         else:
             out = _inelastic(kind, left, rng)
             if nucleon_mev is not None:
@@ -178,7 +190,7 @@ def _at_rest(kind: int, rng: np.random.Generator) -> list[tuple[int, float, floa
 def _inelastic(kind: int, kinetic: float, rng: np.random.Generator) -> list[tuple[int, float, float]]:
     """A crude hadron-argon inelastic interaction: a kink, knocked-out protons, sometimes a pion."""
     out: list[tuple[int, float, float]] = []
-    if kind in (S.PION_PLUS, S.PION_MINUS):
+    if kind in S.CHARGED_PIONS:
         if rng.random() < 0.3:  # quasi-elastic: the pion goes on, deflected
             return [(kind, kinetic * rng.uniform(0.7, 1.0), abs(rng.normal(0, 0.5)))]
         budget = kinetic

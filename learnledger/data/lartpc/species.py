@@ -14,3 +14,4 @@ MASS = np.array(
 )
 TRACKS = (MUON, PION_PLUS, PION_MINUS, PROTON)
 """Heavy charged particles: continuous energy loss along a track."""
+CHARGED_PIONS = (PION_PLUS, PION_MINUS)

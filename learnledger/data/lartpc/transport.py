@@ -21,11 +21,12 @@ capture gammas are among the de-excitation blips)."""
 
 def transport(primaries: Particles, rng: np.random.Generator, reach_cm: float, step_cm: float = 0.3,
               landau_width: float = 0.12, klein_nishina: bool = False,
-              inelastic_nucleon_mev: float | None = None) -> Deposits:
+              inelastic_nucleon_mev: float | None = None, pion_cross_sections: bool = False) -> Deposits:
     """All energy deposits of ``primaries`` (positions relative to each event's vertex) within reach;
     ``klein_nishina`` chooses the showers' photon interactions (``showers.cascade``),
     ``inelastic_nucleon_mev`` whether hadron-argon interactions conserve energy
-    (``particles.track_secondaries``)."""
+    (``particles.track_secondaries``), ``pion_cross_sections`` where pions interact
+    (``particles.step_tracks``)."""
     deposits: list[Deposits] = []
     pending = primaries
     for _ in range(MAX_GENERATIONS):
@@ -41,9 +42,11 @@ def transport(primaries: Particles, rng: np.random.Generator, reach_cm: float, s
         next_generation = []
         if len(tracks):
             exit_at = distance_to_sphere(tracks.position, tracks.direction, reach_cm)
-            track_deposits, ends = step_tracks(tracks, rng, step_cm, landau_width, max_length_cm=exit_at)
+            track_deposits, ends = step_tracks(tracks, rng, step_cm, landau_width, max_length_cm=exit_at,
+                                               pion_cross_sections=pion_cross_sections)
             deposits.append(track_deposits)
-            next_generation.append(track_secondaries(tracks, ends, rng, inelastic_nucleon_mev))
+            next_generation.append(track_secondaries(tracks, ends, rng, inelastic_nucleon_mev,
+                                                     pion_cross_sections))
         if len(showering):
             deposits.append(cascade(showering, rng, step_cm, landau_width, reach_cm, klein_nishina=klein_nishina))
         pending = Particles.concat([*next_generation, neutrons_on])
